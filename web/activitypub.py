@@ -1,0 +1,117 @@
+"""ActivityPub GET routes: actor documents and their collections."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from actors.accounts import find_local_actor
+from actors.documents import actor_document, ordered_collection, ordered_collection_page
+from storage.tables import Actor, Follow, Status
+from web.context import context_of
+from web.negotiation import wants_activity_json
+from web.pages import profile_page
+from web.responses import ActivityJSONResponse
+
+COLLECTION_PAGE_SIZE = 40
+OUTBOX_VISIBILITIES = ("public", "unlisted")
+
+
+async def _local_actor_or_404(request: Request) -> Actor:
+    username = request.path_params["username"]
+    async with context_of(request).database.session() as session:
+        actor = await find_local_actor(session, username)
+    if actor is None:
+        raise HTTPException(404, f"no account named {username!r} here")
+    return actor
+
+
+async def actor(request: Request) -> Response:
+    person = await _local_actor_or_404(request)
+    if not wants_activity_json(request):
+        return await profile_page(request, person)
+    return ActivityJSONResponse(actor_document(person))
+
+
+async def instance_actor(request: Request) -> Response:
+    ctx = context_of(request)
+    async with ctx.database.session() as session:
+        found = await session.exec(select(Actor).where(Actor.uri == ctx.urls.instance_actor))
+        application = found.first()
+    if application is None:
+        raise HTTPException(503, "the instance actor is missing: run `rounds init`")
+    return ActivityJSONResponse(actor_document(application))
+
+
+def _page_number(request: Request) -> int | None:
+    raw = request.query_params.get("page")
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise HTTPException(400, "page must be a whole number from 1")
+    return int(raw)
+
+
+async def _follow_collection(request: Request, *, followers: bool) -> Response:
+    person = await _local_actor_or_404(request)
+    collection_id = person.followers_uri if followers else person.following_uri
+    assert collection_id is not None
+    # Followers are the actors following `person`; following, the ones `person` follows.
+    own_side = Follow.followee_id if followers else Follow.follower_id
+    other_side = Follow.follower_id if followers else Follow.followee_id
+    accepted = (own_side == person.id) & (Follow.state == "accepted")
+    page = _page_number(request)
+    async with context_of(request).database.session() as session:
+        total = (await session.exec(select(func.count()).select_from(Follow).where(accepted))).one()
+        if person.hide_collections:
+            # The count stays public, as on Mastodon; who is in it does not.
+            return ActivityJSONResponse(ordered_collection(collection_id, total, first=None))
+        if page is None:
+            return ActivityJSONResponse(
+                ordered_collection(collection_id, total, first=f"{collection_id}?page=1")
+            )
+        rows = await session.exec(
+            select(Actor.uri).join(Follow, other_side == Actor.id).where(accepted)
+            .order_by(Follow.id.desc())  # type: ignore[attr-defined]
+            .offset((page - 1) * COLLECTION_PAGE_SIZE).limit(COLLECTION_PAGE_SIZE + 1)
+        )
+        uris = list(rows.all())
+    return ActivityJSONResponse(ordered_collection_page(
+        collection_id, page, uris[:COLLECTION_PAGE_SIZE],
+        has_next=len(uris) > COLLECTION_PAGE_SIZE,
+    ))
+
+
+async def followers(request: Request) -> Response:
+    return await _follow_collection(request, followers=True)
+
+
+async def following(request: Request) -> Response:
+    return await _follow_collection(request, followers=False)
+
+
+async def outbox(request: Request) -> Response:
+    person = await _local_actor_or_404(request)
+    assert person.outbox_uri is not None
+    async with context_of(request).database.session() as session:
+        total = (await session.exec(
+            select(func.count()).select_from(Status).where(
+                Status.actor_id == person.id,
+                Status.visibility.in_(OUTBOX_VISIBILITIES),  # type: ignore[attr-defined]
+                Status.deleted_at.is_(None),  # type: ignore[union-attr]
+            )
+        )).one()
+    return ActivityJSONResponse(ordered_collection(person.outbox_uri, total, first=None))
+
+
+routes = [
+    Route("/users/{username}", actor),
+    Route("/users/{username}/followers", followers),
+    Route("/users/{username}/following", following),
+    Route("/users/{username}/outbox", outbox),
+    Route("/actor", instance_actor),
+]

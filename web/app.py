@@ -1,0 +1,56 @@
+"""The Starlette application factory: `create_app(settings)` builds one instance."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.templating import Jinja2Templates
+
+from storage.engine import Database
+from storage.migrate import current_revision, head_revision
+from web import activitypub, pages, wellknown
+from web.context import AppContext
+from web.errors import http_exception
+from web.limits import BodyLimit
+from web.settings import Settings
+
+log = logging.getLogger("rounds")
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database is missing tables or migrations: `rounds init` has not been run."""
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> Starlette:
+    ctx = AppContext.build(settings, database)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        revision = await current_revision(ctx.database)
+        if revision != head_revision():
+            raise DatabaseNotReady(
+                f"database is at revision {revision or 'none'}, expected {head_revision()}: "
+                "run `rounds init` first"
+            )
+        try:
+            yield
+        finally:
+            if database is None:  # we made it, we close it
+                await ctx.database.dispose()
+
+    app = Starlette(
+        routes=[*wellknown.routes, *activitypub.routes, *pages.routes],
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        exception_handlers={HTTPException: http_exception},
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.templates = Jinja2Templates(directory=str(TEMPLATES))
+    return app

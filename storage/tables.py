@@ -165,7 +165,151 @@ class Status(SQLModel, table=True):
     sensitive: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False))
     language: str | None = Field(default=None, sa_column=sa.Column(sa.String(16)))
     url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
-    in_reply_to_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
+    in_reply_to_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), index=True))
+    # A boost is a status pointing at the boosted one (Mastodon's model); its uri is the Announce's id.
+    reblog_of_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), index=True)
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_time_column())
     edited_at: datetime | None = Field(default=None, sa_column=_time_column(nullable=True))
     deleted_at: datetime | None = Field(default=None, sa_column=_time_column(nullable=True))
+
+
+class InboxItem(SQLModel, table=True):
+    """An activity accepted at an inbox (signature checked), waiting for the worker.
+
+    One row per activity id: a redelivery finds the row and changes nothing.
+    """
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (sa.Index("ix_inbox_items_due", "state", "process_after"),)
+
+    id: int = Field(default_factory=new_id, sa_column=_id_column())
+    activity_id: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False, unique=True))
+    activity_type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    actor_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    # pending → done | ignored | failed
+    state: str = Field(default="pending", sa_column=sa.Column(sa.String(16), nullable=False))
+    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_time_column())
+    process_after: datetime = Field(default_factory=utcnow, sa_column=_time_column())
+    processed_at: datetime | None = Field(default=None, sa_column=_time_column(nullable=True))
+    outcome: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """One activity to POST to one inbox. Written in the transaction that made the activity."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("activity_uri", "inbox_uri", name="uq_deliveries_activity_inbox"),
+        sa.Index("ix_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: int = Field(default_factory=new_id, sa_column=_id_column())
+    activity_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    inbox_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    host: str = Field(sa_column=sa.Column(sa.String(255), nullable=False, index=True))
+    signer_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("actors.id"), nullable=False)
+    )
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    # pending → delivered | gave_up
+    state: str = Field(default="pending", sa_column=sa.Column(sa.String(16), nullable=False))
+    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_time_column())
+    # Set while a worker holds the row; a crashed worker's claim expires.
+    claimed_until: datetime | None = Field(default=None, sa_column=_time_column(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time_column())
+    delivered_at: datetime | None = Field(default=None, sa_column=_time_column(nullable=True))
+    last_error: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+
+
+class Host(SQLModel, table=True):
+    """What we learned about a remote host while delivering to it."""
+
+    __tablename__ = "hosts"
+
+    host: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
+    # None: not tried yet; True/False: whether it accepted an RFC 9421 signature.
+    accepts_rfc9421: bool | None = Field(default=None, sa_column=sa.Column(sa.Boolean, nullable=True))
+    consecutive_failures: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    parked_until: datetime | None = Field(default=None, sa_column=_time_column(nullable=True))
+    last_success_at: datetime | None = Field(default=None, sa_column=_time_column(nullable=True))
+    last_failure_at: datetime | None = Field(default=None, sa_column=_time_column(nullable=True))
+
+
+class Tombstone(SQLModel, table=True):
+    """An object or activity id known to be deleted or undone, so a late copy never resurrects it."""
+
+    __tablename__ = "tombstones"
+
+    uri: str = Field(sa_column=sa.Column(sa.String(2048), primary_key=True))
+    actor_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time_column())
+
+
+class Favourite(SQLModel, table=True):
+    __tablename__ = "favourites"
+    __table_args__ = (sa.UniqueConstraint("actor_id", "status_id", name="uq_favourites_pair"),)
+
+    id: int = Field(default_factory=new_id, sa_column=_id_column())
+    uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), unique=True))
+    actor_id: int = Field(sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("actors.id"), nullable=False))
+    status_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), nullable=False, index=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time_column())
+
+
+class Block(SQLModel, table=True):
+    __tablename__ = "blocks"
+    __table_args__ = (sa.UniqueConstraint("actor_id", "target_id", name="uq_blocks_pair"),)
+
+    id: int = Field(default_factory=new_id, sa_column=_id_column())
+    uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), unique=True))
+    actor_id: int = Field(sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("actors.id"), nullable=False))
+    target_id: int = Field(sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("actors.id"), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_time_column())
+
+
+class Mention(SQLModel, table=True):
+    """An actor named in a status's addressing or tags: who a direct post is for."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (sa.UniqueConstraint("status_id", "actor_uri", name="uq_mentions_pair"),)
+
+    id: int = Field(default_factory=new_id, sa_column=_id_column())
+    status_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), nullable=False, index=True)
+    )
+    actor_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False, index=True))
+
+
+class StatusTag(SQLModel, table=True):
+    __tablename__ = "status_tags"
+    __table_args__ = (sa.UniqueConstraint("status_id", "name", name="uq_status_tags_pair"),)
+
+    id: int = Field(default_factory=new_id, sa_column=_id_column())
+    status_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), nullable=False, index=True)
+    )
+    name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False, index=True))
+
+
+class MediaAttachment(SQLModel, table=True):
+    """Metadata of a picture or file attached to a status (remote ones stay remote)."""
+
+    __tablename__ = "media_attachments"
+
+    id: int = Field(default_factory=new_id, sa_column=_id_column())
+    status_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), index=True)
+    )
+    remote_url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    media_type: str = Field(default="", sa_column=sa.Column(sa.String(255), nullable=False))
+    description: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    blurhash: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    width: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    height: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))

@@ -1,0 +1,36 @@
+"""Remote HTML, cleaned against an allow-list (Mastodon's set) with Ammonia (nh3). Pure: no I/O.
+
+Used on the way in (stored content is already clean) and again on the way out.
+"""
+
+from __future__ import annotations
+
+import nh3
+
+ALLOWED_TAGS = {"p", "br", "span", "a", "del", "s", "pre", "code", "em", "strong", "b", "i", "u",
+                "ul", "ol", "li", "blockquote"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "class", "translate"}, "span": {"class", "translate"},
+                      "ol": {"start", "reversed"}, "li": {"value"}}
+ALLOWED_CLASSES = {"a": {"mention", "hashtag", "u-url", "h-card"},
+                   "span": {"h-card", "invisible", "ellipsis", "mention", "hashtag"}}
+URL_SCHEMES = {"http", "https", "mailto", "xmpp", "gemini", "matrix"}
+MAX_INPUT = 500_000  # characters; longer remote HTML is cut before parsing
+
+
+def clean_html(html: str) -> str:
+    if not html:
+        return ""
+    return nh3.clean(
+        html[:MAX_INPUT],
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        allowed_classes=ALLOWED_CLASSES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def clean_text(text: str, limit: int = 5_000) -> str:
+    """A plain-text field (a name, a summary used as a content warning): no markup at all."""
+    return nh3.clean(text[:limit], tags=set(), attributes={}).strip()

@@ -1,0 +1,50 @@
+"""What inbox handlers are given, and the two ways a handler declines.
+
+    Ignore   the activity is understood and has no effect here (unknown type, not ours,
+             already known, not relevant to anyone here); recorded, never retried
+    Retry    something it needs is unavailable for now (a fetch failed); tried again later
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from federation.fetch import Fetcher
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from actors.remote import RemoteActors
+from actors.urls import LocalUrls
+from storage.tables import Actor, Follow
+
+
+class Ignore(Exception):
+    pass
+
+
+class Retry(Exception):
+    pass
+
+
+class Replies(Protocol):
+    """The answers the inbox sends (implemented by `outbox.actions.Outbox`, wired in `web`)."""
+
+    async def accept_follow(self, session: AsyncSession, follow: Follow, followee: Actor,
+                            follower: Actor) -> None: ...
+
+    async def reject_follow(self, session: AsyncSession, follow: Follow, followee: Actor,
+                            follower: Actor) -> None: ...
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    urls: LocalUrls
+    actors: RemoteActors
+    fetcher: Fetcher
+    replies: Replies
+    clock: Callable[[], datetime]
+
+
+Activity = dict[str, Any]

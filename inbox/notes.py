@@ -1,0 +1,128 @@
+"""Create, Update and Delete of posts (and Update/Delete of actors)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from federation.documents import (
+    NOTE_TYPES,
+    DocumentError,
+    NoteDocument,
+    id_of,
+    parse_actor,
+    parse_note,
+    same_origin,
+    type_of,
+)
+from inbox.context import Activity, HandlerContext, Ignore
+from storage.tables import Actor, Follow, MediaAttachment, Mention, Status, StatusTag, Tombstone
+
+
+def _note_of(activity: Activity, actor: Actor, h: HandlerContext) -> NoteDocument:
+    obj = activity.get("object")
+    if not isinstance(obj, dict):
+        raise Ignore("only embedded objects are read from a Create or Update")
+    if type_of(obj) not in NOTE_TYPES:
+        raise Ignore(f"{type_of(obj)} objects are not kept here")
+    note = parse_note(obj)
+    # Origin rule: a post is believed only from its own host, by its own author.
+    if not same_origin(note.uri, actor.uri):
+        raise DocumentError(f"object {note.uri} is not on the actor's host")
+    if note.attributed_to != actor.uri:
+        raise DocumentError("the object is attributed to someone else than the actor")
+    if h.urls.local_username(note.uri) or h.urls.local_username(note.attributed_to):
+        raise DocumentError("a remote activity cannot create a local post")
+    return note
+
+
+async def _relevant(session: AsyncSession, h: HandlerContext, note: NoteDocument, actor: Actor) -> bool:
+    """Kept only when someone here follows the author, is addressed, or is replied to."""
+    followed = await session.exec(
+        select(func.count()).select_from(Follow).join(Actor, Actor.id == Follow.follower_id)
+        .where(Follow.followee_id == actor.id, Follow.state == "accepted",
+               Actor.domain.is_(None)))  # type: ignore[union-attr]
+    if followed.one() > 0:
+        return True
+    if any(h.urls.local_username(uri) for uri in note.recipients + note.mentions):
+        return True
+    if note.in_reply_to and (h.urls.local_username(note.in_reply_to.split("/statuses/")[0]) is not None):
+        return True
+    return False
+
+
+async def on_create(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
+    note = _note_of(activity, actor, h)
+    if await session.get(Tombstone, note.uri) is not None:
+        raise Ignore("this post was deleted before its Create arrived")
+    existing = await session.exec(select(Status.id).where(Status.uri == note.uri))
+    if existing.first() is not None:
+        raise Ignore("already known")
+    if not await _relevant(session, h, note, actor):
+        raise Ignore("nobody here follows, is addressed by or is replied to by this post")
+    status = Status(
+        uri=note.uri, actor_id=actor.id, local=False, visibility=note.visibility(actor.followers_uri),
+        content=note.content, summary=note.summary, sensitive=note.sensitive, language=note.language,
+        url=note.url, in_reply_to_uri=note.in_reply_to,
+    )
+    if note.published is not None and note.published <= h.clock():
+        status.created_at = note.published
+    session.add(status)
+    await session.flush()
+    for uri in dict.fromkeys(note.mentions + tuple(u for u in note.recipients if h.urls.local_username(u))):
+        session.add(Mention(status_id=status.id, actor_uri=uri))
+    for name in note.hashtags:
+        session.add(StatusTag(status_id=status.id, name=name))
+    for media in note.attachments:
+        session.add(MediaAttachment(status_id=status.id, remote_url=media.url, media_type=media.media_type,
+                                    description=media.description, blurhash=media.blurhash,
+                                    width=media.width, height=media.height))
+    return f"stored {status.visibility} post"
+
+
+async def on_update(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
+    obj = activity.get("object")
+    if isinstance(obj, dict) and obj.get("id") == actor.uri:
+        document = parse_actor(obj)  # the actor updating itself; origin checked by the signature
+        actor.display_name, actor.summary = document.display_name, document.summary
+        actor.locked, actor.url = document.locked, document.url
+        actor.discoverable, actor.indexable = document.discoverable, document.indexable
+        actor.updated_at = h.clock()
+        session.add(actor)
+        return "profile updated"
+    note = _note_of(activity, actor, h)
+    found = await session.exec(select(Status).where(Status.uri == note.uri))
+    status = found.first()
+    if status is None or status.deleted_at is not None:
+        raise Ignore("update of a post not kept here")
+    if status.actor_id != actor.id:
+        raise DocumentError("only the author may update a post")
+    status.content, status.summary, status.sensitive = note.content, note.summary, note.sensitive
+    status.edited_at = note.updated or h.clock()
+    session.add(status)
+    return "post updated"
+
+
+async def on_delete(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
+    target = id_of(activity.get("object"), "object")
+    if not same_origin(target, actor.uri):
+        raise DocumentError("an actor may only delete things on its own host")
+    if target == actor.uri:
+        now = h.clock()
+        await session.exec(update(Status).where(Status.actor_id == actor.id)  # type: ignore[call-overload]
+                           .values(deleted_at=now, content="", summary=""))
+        await session.exec(delete(Follow).where(  # type: ignore[call-overload]
+            (Follow.follower_id == actor.id) | (Follow.followee_id == actor.id)))
+        return "account removed"
+    if await session.get(Tombstone, target) is None:
+        session.add(Tombstone(uri=target, actor_uri=actor.uri))
+    found = await session.exec(select(Status).where(Status.uri == target))
+    status = found.first()
+    if status is None:
+        return "deletion remembered"
+    if status.actor_id != actor.id:
+        raise DocumentError("only the author may delete a post")
+    status.deleted_at, status.content, status.summary = h.clock(), "", ""
+    session.add(status)
+    return "post deleted"

@@ -1,0 +1,171 @@
+"""The inbox worker: claim accepted activities and apply each with its handler.
+
+One transaction per activity holds the handler's effects and the item's new state, so an
+activity is applied exactly once even if a worker dies half-way (its claim expires and
+another worker starts over from a clean slate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from actors.remote import ActorUnavailable
+from federation.documents import DocumentError, type_of
+from inbox import follows, notes, reactions
+from inbox.context import Activity, HandlerContext, Ignore, Retry
+from storage.engine import Database
+from storage.tables import Actor, InboxItem
+
+log = logging.getLogger("rounds.inbox")
+
+Handler = Callable[[AsyncSession, HandlerContext, Activity, Actor], Awaitable[str]]
+UndoHandler = Callable[[AsyncSession, HandlerContext, str, Actor], Awaitable[str]]
+
+HANDLERS: dict[str, Handler] = {
+    "Follow": follows.on_follow,
+    "Accept": follows.on_accept,
+    "Reject": follows.on_reject,
+    "Block": follows.on_block,
+    "Create": notes.on_create,
+    "Update": notes.on_update,
+    "Delete": notes.on_delete,
+    "Like": reactions.on_like,
+    "Announce": reactions.on_announce,
+}
+UNDO_HANDLERS: dict[str, UndoHandler] = {
+    "Follow": follows.undo_follow,
+    "Like": reactions.undo_like,
+    "Announce": reactions.undo_announce,
+    "Block": follows.undo_block,
+}
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=5)
+
+
+async def on_undo(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
+    undone = reactions.undone_id(activity, actor)
+    obj = activity.get("object")
+    kind = type_of(obj) if isinstance(obj, dict) else None
+    if kind is None:
+        # A bare id: find what it names among the things this actor did.
+        for candidate in ("Follow", "Like", "Announce", "Block"):
+            try:
+                return await UNDO_HANDLERS[candidate](session, h, undone, actor)
+            except Ignore:
+                continue
+        raise Ignore("undo of something not known here")
+    handler = UNDO_HANDLERS.get(kind)
+    if handler is None:
+        raise Ignore(f"Undo of {kind} is not handled")
+    return await handler(session, h, undone, actor)
+
+
+HANDLERS["Undo"] = on_undo
+
+
+async def apply(session: AsyncSession, h: HandlerContext, item: InboxItem) -> tuple[str, str]:
+    """Run the item's handler in `session`; returns (state, outcome). Raises Retry."""
+    activity = json.loads(item.body)
+    handler = HANDLERS.get(item.activity_type)
+    if handler is None:
+        return "ignored", f"{item.activity_type} activities are not handled"
+    try:
+        actor = await h.actors.resolve(item.actor_uri)
+    except ActorUnavailable as error:
+        raise Retry(f"actor unavailable: {error.reason}") from None
+    actor = await session.merge(actor)
+    try:
+        return "done", await handler(session, h, activity, actor)
+    except Ignore as reason:
+        return "ignored", str(reason)
+    except DocumentError as error:
+        return "ignored", f"refused: {error}"
+
+
+class InboxWorker:
+    def __init__(self, database: Database, handler_context: HandlerContext, *, batch: int = 50) -> None:
+        self._database = database
+        self._h = handler_context
+        self._batch = batch
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def _claim(self, now: datetime) -> list[int]:
+        async with self._database.session() as session:
+            due = await session.exec(
+                select(InboxItem.id).where(InboxItem.state == "pending", InboxItem.process_after <= now)
+                .order_by(InboxItem.id).limit(self._batch))
+            candidates = list(due.all())
+        claimed = []
+        for item_id in candidates:
+            async with self._database.transaction() as session:
+                result = await session.exec(  # type: ignore[call-overload]
+                    update(InboxItem)
+                    .where(InboxItem.id == item_id, InboxItem.state == "pending",
+                           InboxItem.process_after <= now)
+                    .values(process_after=now + LEASE))
+            if result.rowcount == 1:
+                claimed.append(item_id)
+        return claimed
+
+    async def run_once(self) -> int:
+        now = self._h.clock()
+        claimed = await self._claim(now)
+        for item_id in claimed:
+            await self._process(item_id)
+        return len(claimed)
+
+    async def _process(self, item_id: int) -> None:
+        try:
+            async with self._database.transaction() as session:
+                item = await session.get(InboxItem, item_id)
+                assert item is not None
+                state, outcome = await apply(session, self._h, item)
+                item.state, item.outcome = state, outcome[:1000]
+                item.attempts += 1
+                item.processed_at = self._h.clock()
+                session.add(item)
+            return
+        except Retry as reason:
+            outcome, give_up = str(reason), False
+        except Exception as error:  # a bug must not stop the worker; the item records it
+            log.exception("inbox item %s failed", item_id)
+            outcome, give_up = f"error: {type(error).__name__}: {error}", True
+        async with self._database.transaction() as session:
+            item = await session.get(InboxItem, item_id)
+            assert item is not None
+            item.attempts += 1
+            item.outcome = outcome[:1000]
+            if give_up or item.attempts >= MAX_ATTEMPTS:
+                item.state = "failed"
+                item.processed_at = self._h.clock()
+            else:
+                delay = min(30 * 2 ** item.attempts, 6 * 3600) * random.uniform(0.5, 1.0)
+                item.process_after = self._h.clock() + timedelta(seconds=delay)
+            session.add(item)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                worked = await self.run_once()
+            except Exception:
+                log.exception("inbox worker pass failed; retrying")
+                worked = 0
+            if worked:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            except TimeoutError:
+                pass

@@ -1,0 +1,299 @@
+"""Local actions become activities: each writes its rows, the activity and one delivery per
+distinct target inbox (shared inboxes preferred) in the caller's transaction, so a commit
+means the deliveries exist.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from actors.urls import LocalUrls
+from moderation.policy import DomainPolicy
+from outbox.documents import NEVER_FEDERATED, activity, addressing, note_document
+from storage.ids import new_id
+from storage.tables import (
+    Actor,
+    Block,
+    Delivery,
+    Favourite,
+    Follow,
+    MediaAttachment,
+    Mention,
+    Status,
+    StatusTag,
+    utcnow,
+)
+
+
+class ActionError(ValueError):
+    """A local action cannot be done as asked (e.g. boosting a followers-only post)."""
+
+
+@dataclass(frozen=True)
+class Outbox:
+    urls: LocalUrls
+    policy: DomainPolicy
+
+    # --- addressing -----------------------------------------------------------------------
+
+    async def follower_inboxes(self, session: AsyncSession, actor: Actor, *,
+                               network_only: bool = False) -> set[str]:
+        rows = await session.exec(
+            select(Actor.shared_inbox_uri, Actor.inbox_uri, Actor.domain)
+            .join(Follow, Follow.follower_id == Actor.id)
+            .where(Follow.followee_id == actor.id, Follow.state == "accepted",
+                   Actor.domain.is_not(None))  # type: ignore[union-attr]
+        )
+        inboxes = set()
+        for shared, personal, domain in rows.all():
+            if network_only and not (self.policy.network and self.policy.network.is_member(domain)):
+                continue
+            inboxes.add(shared or personal)
+        return inboxes
+
+    @staticmethod
+    def inbox_of(actor: Actor) -> str | None:
+        if actor.domain is None:
+            return None
+        return actor.shared_inbox_uri or actor.inbox_uri
+
+    async def enqueue(self, session: AsyncSession, document: dict[str, Any], signer: Actor,
+                      inboxes: Iterable[str | None]) -> int:
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        count = 0
+        for inbox in sorted({inbox for inbox in inboxes if inbox}):
+            host = urlsplit(inbox).netloc.lower()
+            if not self.policy.allows(host) or host == self.urls.domain:
+                continue
+            session.add(Delivery(activity_uri=document["id"], inbox_uri=inbox, host=host,
+                                 signer_id=signer.id, body=body))
+            count += 1
+        await session.flush()
+        return count
+
+    def _activity_id(self, actor: Actor, kind: str) -> str:
+        return f"{actor.uri}#{kind}/{new_id()}"
+
+    # --- follows --------------------------------------------------------------------------
+
+    async def send_follow(self, session: AsyncSession, follower: Actor, target: Actor) -> Follow:
+        found = await session.exec(select(Follow).where(
+            Follow.follower_id == follower.id, Follow.followee_id == target.id))
+        follow = found.first()
+        if follow is not None:
+            return follow
+        follow = Follow(follower_id=follower.id, followee_id=target.id,
+                        uri=self._activity_id(follower, "follows"))
+        if target.domain is None:  # a local follow needs no message
+            follow.state = "pending" if target.locked else "accepted"
+        session.add(follow)
+        await session.flush()
+        if target.domain is not None:
+            await self.enqueue(session, activity("Follow", follow.uri, follower, target.uri),
+                               follower, [target.inbox_uri])
+        return follow
+
+    async def send_unfollow(self, session: AsyncSession, follower: Actor, target: Actor) -> bool:
+        found = await session.exec(select(Follow).where(
+            Follow.follower_id == follower.id, Follow.followee_id == target.id))
+        follow = found.first()
+        if follow is None:
+            return False
+        await session.delete(follow)
+        if target.domain is not None:
+            follow_document = activity("Follow", follow.uri, follower, target.uri)
+            follow_document.pop("@context")
+            undo = activity("Undo", self._activity_id(follower, "undo"), follower, follow_document)
+            await self.enqueue(session, undo, follower, [target.inbox_uri])
+        await session.flush()
+        return True
+
+    async def accept_follow(self, session: AsyncSession, follow: Follow, followee: Actor,
+                            follower: Actor) -> None:
+        follow.state = "accepted"
+        session.add(follow)
+        if follower.domain is not None:
+            follow_document = {"id": follow.uri, "type": "Follow", "actor": follower.uri,
+                               "object": followee.uri}
+            accept = activity("Accept", self._activity_id(followee, "accept"), followee, follow_document)
+            await self.enqueue(session, accept, followee, [follower.inbox_uri])
+        await session.flush()
+
+    async def reject_follow(self, session: AsyncSession, follow: Follow, followee: Actor,
+                            follower: Actor) -> None:
+        await session.delete(follow)
+        if follower.domain is not None:
+            follow_document = {"id": follow.uri, "type": "Follow", "actor": follower.uri,
+                               "object": followee.uri}
+            reject = activity("Reject", self._activity_id(followee, "reject"), followee, follow_document)
+            await self.enqueue(session, reject, followee, [follower.inbox_uri])
+        await session.flush()
+
+    # --- statuses -------------------------------------------------------------------------
+
+    async def post_status(
+        self,
+        session: AsyncSession,
+        author: Actor,
+        *,
+        content_html: str,
+        visibility: str,
+        summary: str = "",
+        sensitive: bool = False,
+        language: str | None = None,
+        in_reply_to: Status | None = None,
+        mentions: list[Actor] = (),  # type: ignore[assignment]
+        hashtags: list[str] = (),  # type: ignore[assignment]
+    ) -> Status:
+        status_id = new_id()
+        uri = self.urls.status(author.username, status_id)
+        status = Status(
+            id=status_id, uri=uri, actor_id=author.id, local=True, visibility=visibility,
+            content=content_html, summary=summary, sensitive=sensitive or bool(summary),
+            language=language, url=uri, in_reply_to_uri=in_reply_to.uri if in_reply_to else None,
+        )
+        session.add(status)
+        await session.flush()
+        for mentioned in mentions:
+            session.add(Mention(status_id=status.id, actor_uri=mentioned.uri))
+        for name in dict.fromkeys(hashtags):
+            session.add(StatusTag(status_id=status.id, name=name))
+        await session.flush()
+        await self._send_status_activity(session, "Create", status, author, list(mentions))
+        return status
+
+    async def edit_status(self, session: AsyncSession, status: Status, author: Actor, *,
+                          content_html: str, summary: str | None = None) -> Status:
+        status.content = content_html
+        if summary is not None:
+            status.summary = summary
+            status.sensitive = status.sensitive or bool(summary)
+        status.edited_at = utcnow()
+        session.add(status)
+        await session.flush()
+        await self._send_status_activity(session, "Update", status, author,
+                                          await self._mentioned(session, status))
+        return status
+
+    async def delete_status(self, session: AsyncSession, status: Status, author: Actor) -> None:
+        mentioned = await self._mentioned(session, status)
+        to, cc = addressing(status, author, [m.uri for m in mentioned])
+        status.deleted_at = utcnow()
+        status.content = ""
+        status.summary = ""
+        session.add(status)
+        await session.flush()
+        if status.visibility in NEVER_FEDERATED:
+            return
+        tombstone = {"id": status.uri, "type": "Tombstone"}
+        document = activity("Delete", f"{status.uri}#delete", author, tombstone, to=to, cc=cc)
+        await self.enqueue(session, document, author, await self._audience(session, status, author, mentioned))
+
+    async def _mentioned(self, session: AsyncSession, status: Status) -> list[Actor]:
+        rows = await session.exec(
+            select(Actor).join(Mention, Mention.actor_uri == Actor.uri).where(Mention.status_id == status.id))
+        return list(rows.all())
+
+    async def _audience(self, session: AsyncSession, status: Status, author: Actor,
+                        mentioned: list[Actor]) -> set[str | None]:
+        inboxes: set[str | None] = {self.inbox_of(actor) for actor in mentioned}
+        if status.visibility in ("public", "unlisted", "private", "network"):
+            inboxes |= await self.follower_inboxes(session, author,
+                                                   network_only=status.visibility == "network")
+        if status.in_reply_to_uri and status.visibility in ("public", "unlisted"):
+            parent_author = await session.exec(
+                select(Actor).join(Status, Status.actor_id == Actor.id)
+                .where(Status.uri == status.in_reply_to_uri))
+            parent = parent_author.first()
+            if parent is not None:
+                inboxes.add(self.inbox_of(parent))
+        return inboxes
+
+    async def _send_status_activity(self, session: AsyncSession, kind: str, status: Status,
+                                    author: Actor, mentioned: list[Actor]) -> None:
+        if status.visibility in NEVER_FEDERATED:
+            return
+        mention_uris = [actor.uri for actor in mentioned]
+        tags = (await session.exec(select(StatusTag.name).where(StatusTag.status_id == status.id))).all()
+        media = (await session.exec(
+            select(MediaAttachment).where(MediaAttachment.status_id == status.id))).all()
+        note = note_document(status, author, mention_uris=mention_uris, hashtags=list(tags),
+                             attachments=list(media), tag_url=f"{self.urls.base_url}/tags/{{name}}",
+                             with_context=False)
+        suffix = "activity" if kind == "Create" else f"updates/{int(datetime.now(UTC).timestamp() * 1000)}"
+        document = activity(kind, f"{status.uri}/{suffix}", author, note, to=note["to"], cc=note["cc"],
+                            published=status.edited_at if kind == "Update" else status.created_at)
+        await self.enqueue(session, document, author, await self._audience(session, status, author, mentioned))
+
+    # --- reactions ------------------------------------------------------------------------
+
+    async def favourite(self, session: AsyncSession, actor: Actor, status: Status, author: Actor) -> Favourite:
+        found = await session.exec(select(Favourite).where(
+            Favourite.actor_id == actor.id, Favourite.status_id == status.id))
+        favourite = found.first()
+        if favourite is not None:
+            return favourite
+        favourite = Favourite(actor_id=actor.id, status_id=status.id, uri=self._activity_id(actor, "likes"))
+        session.add(favourite)
+        await session.flush()
+        await self.enqueue(session, activity("Like", favourite.uri, actor, status.uri), actor,
+                           [self.inbox_of(author)])
+        return favourite
+
+    async def unfavourite(self, session: AsyncSession, actor: Actor, status: Status, author: Actor) -> None:
+        found = await session.exec(select(Favourite).where(
+            Favourite.actor_id == actor.id, Favourite.status_id == status.id))
+        favourite = found.first()
+        if favourite is None:
+            return
+        await session.delete(favourite)
+        like = activity("Like", favourite.uri, actor, status.uri)
+        like.pop("@context")
+        await self.enqueue(session, activity("Undo", self._activity_id(actor, "undo"), actor, like),
+                           actor, [self.inbox_of(author)])
+
+    async def boost(self, session: AsyncSession, actor: Actor, status: Status, author: Actor) -> Status:
+        if status.visibility not in ("public", "unlisted"):
+            raise ActionError("only public and unlisted posts can be boosted")
+        found = await session.exec(select(Status).where(
+            Status.actor_id == actor.id, Status.reblog_of_id == status.id, Status.deleted_at.is_(None)))  # type: ignore[union-attr]
+        existing = found.first()
+        if existing is not None:
+            return existing
+        boost_id = new_id()
+        boost = Status(id=boost_id, uri=f"{actor.uri}/statuses/{boost_id}/activity", actor_id=actor.id,
+                       local=True, visibility="public", reblog_of_id=status.id)
+        session.add(boost)
+        await session.flush()
+        followers = [actor.followers_uri] if actor.followers_uri else []
+        announce = activity("Announce", boost.uri, actor, status.uri,
+                            to=["https://www.w3.org/ns/activitystreams#Public"],
+                            cc=followers + [author.uri], published=boost.created_at)
+        inboxes = await self.follower_inboxes(session, actor) | {self.inbox_of(author)}
+        await self.enqueue(session, announce, actor, inboxes)
+        return boost
+
+    # --- blocks ---------------------------------------------------------------------------
+
+    async def block(self, session: AsyncSession, actor: Actor, target: Actor) -> Block:
+        found = await session.exec(select(Block).where(Block.actor_id == actor.id, Block.target_id == target.id))
+        block = found.first()
+        if block is not None:
+            return block
+        block = Block(actor_id=actor.id, target_id=target.id, uri=self._activity_id(actor, "blocks"))
+        session.add(block)
+        await session.exec(delete(Follow).where(  # type: ignore[call-overload]
+            ((Follow.follower_id == actor.id) & (Follow.followee_id == target.id))
+            | ((Follow.follower_id == target.id) & (Follow.followee_id == actor.id))))
+        await session.flush()
+        await self.enqueue(session, activity("Block", block.uri, actor, target.uri), actor, [self.inbox_of(target)])
+        return block

@@ -9,7 +9,8 @@ import nh3
 
 ALLOWED_TAGS = {"p", "br", "span", "a", "del", "s", "pre", "code", "em", "strong", "b", "i", "u",
                 "ul", "ol", "li", "blockquote"}
-ALLOWED_ATTRIBUTES = {"a": {"href", "class", "translate"}, "span": {"class", "translate"},
+# `class` is governed by ALLOWED_CLASSES (Ammonia refuses it in both places).
+ALLOWED_ATTRIBUTES = {"a": {"href", "translate"}, "span": {"translate"},
                       "ol": {"start", "reversed"}, "li": {"value"}}
 ALLOWED_CLASSES = {"a": {"mention", "hashtag", "u-url", "h-card"},
                    "span": {"h-card", "invisible", "ellipsis", "mention", "hashtag"}}

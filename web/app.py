@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,10 +15,11 @@ from starlette.templating import Jinja2Templates
 
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision
-from web import activitypub, pages, wellknown
+from web import activitypub, inbox, objects, pages, wellknown
 from web.context import AppContext
 from web.errors import http_exception
 from web.limits import BodyLimit
+from web.services import build_federation
 from web.settings import Settings
 
 log = logging.getLogger("rounds")
@@ -28,7 +30,15 @@ class DatabaseNotReady(RuntimeError):
     """The database is missing tables or migrations: `rounds init` has not been run."""
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    run_workers: bool = True,
+) -> Starlette:
+    """One instance. `run_workers=False` leaves inbox processing and delivery to
+    `rounds worker` processes (or, in tests, to explicit `run_once()` calls)."""
     ctx = AppContext.build(settings, database)
 
     @asynccontextmanager
@@ -39,14 +49,21 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
                 f"database is at revision {revision or 'none'}, expected {head_revision()}: "
                 "run `rounds init` first"
             )
+        federation = await build_federation(ctx, http_client)
+        app.state.federation = federation
+        if run_workers:
+            federation.start_workers()
         try:
             yield
         finally:
-            if database is None:  # we made it, we close it
+            await federation.stop_workers()
+            if http_client is None:  # we made them, we close them
+                await federation.client.aclose()
+            if database is None:
                 await ctx.database.dispose()
 
     app = Starlette(
-        routes=[*wellknown.routes, *activitypub.routes, *pages.routes],
+        routes=[*wellknown.routes, *inbox.routes, *objects.routes, *activitypub.routes, *pages.routes],
         middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from moderation.network import NetworkFileError
 from storage.migrate import current_revision, head_revision, upgrade
 from web.app import create_app
 from web.context import AppContext
+from web.services import build_federation
 from web.settings import SETTINGS, Settings, SettingsError
 
 EXIT_USAGE = 2
@@ -103,8 +105,26 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port
     if port is None:
         port = int(settings.domain.rsplit(":", 1)[1]) if ":" in settings.domain else 8000
-    uvicorn.run(create_app(settings), host=args.host, port=port, log_level=settings.log_level,
-                proxy_headers=True, server_header=False)
+    uvicorn.run(create_app(settings, run_workers=not args.no_workers), host=args.host, port=port,
+                log_level=settings.log_level, proxy_headers=True, server_header=False)
+    return 0
+
+
+async def _worker(ctx: AppContext, _args: argparse.Namespace) -> int:
+    """Inbox processing and delivery without the web server; stops on SIGINT/SIGTERM."""
+    await _require_migrated(ctx)
+    federation = await build_federation(ctx)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"rounds worker: processing inbox and deliveries for {ctx.urls.domain}", flush=True)
+    federation.start_workers()
+    try:
+        await stop.wait()
+    finally:
+        await federation.stop_workers()
+        await federation.client.aclose()
     return 0
 
 
@@ -185,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-workers", action="store_true",
                        help="web only; run `rounds worker` processes separately")
     serve.set_defaults(handler=_serve, needs_context=False)
+
+    worker = commands.add_parser("worker", help="process inboxes and send deliveries (no web server)")
+    worker.set_defaults(handler=_worker, needs_context=True)
 
     accounts = commands.add_parser("accounts", help="manage local accounts")
     account_commands = accounts.add_subparsers(dest="accounts_command", required=True,

@@ -1,0 +1,340 @@
+"""Hospital instances federating in one process: follows, posts at every visibility, reactions.
+
+Every request between instances is a real signed HTTP request through the apps' own
+routes (an httpx transport routes by host); each instance has its own real database.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from federation.httpsig import sign_cavage
+from storage.tables import Delivery, Favourite, Follow, InboxItem, LocalKey, Status, Tombstone
+from tests.support.network import Node, federation_of
+
+MAYO, INOVA, RADBOUD = "mayo.test", "inova.test", "radboud.test"
+AS_JSON = {"Accept": "application/activity+json"}
+
+
+@pytest.fixture
+async def network(new_database_url):
+    async with federation_of([MAYO, INOVA, RADBOUD], new_database_url) as (nodes, drain):
+        yield nodes, drain
+
+
+async def follow(node: Node, username: str, target_uri: str) -> None:
+    follower = await node.local(username)
+    target = await node.remote(target_uri)
+    async with node.ctx.database.transaction() as session:
+        await node.federation.outbox.send_follow(session, follower, target)
+
+
+async def unfollow(node: Node, username: str, target_uri: str) -> None:
+    follower = await node.local(username)
+    target = await node.remote(target_uri)
+    async with node.ctx.database.transaction() as session:
+        await node.federation.outbox.send_unfollow(session, follower, target)
+
+
+async def approve(node: Node, username: str, follower_uri: str) -> None:
+    followee = await node.local(username)
+    async with node.ctx.database.transaction() as session:
+        follower = await node.federation.actors.find(session, follower_uri)
+        follow_row = (await session.exec(select(Follow).where(
+            Follow.follower_id == follower.id, Follow.followee_id == followee.id))).one()
+        await node.federation.outbox.accept_follow(session, follow_row, followee, follower)
+
+
+async def post(node: Node, username: str, text: str, visibility: str, *, reply_to: str | None = None,
+               mentions: tuple[str, ...] = ()) -> Status:
+    author = await node.local(username)
+    mentioned = [await node.remote(uri) for uri in mentions]
+    async with node.ctx.database.transaction() as session:
+        parent = None
+        if reply_to:
+            parent = (await session.exec(select(Status).where(Status.uri == reply_to))).one()
+        return await node.federation.outbox.post_status(
+            session, author, content_html=f"<p>{text}</p>", visibility=visibility,
+            in_reply_to=parent, mentions=mentioned)
+
+
+async def status_on(node: Node, uri: str) -> Status | None:
+    async with node.ctx.database.session() as session:
+        return (await session.exec(select(Status).where(Status.uri == uri))).first()
+
+
+async def follow_state(node: Node, follower_uri: str, followee_uri: str) -> str | None:
+    async with node.ctx.database.session() as session:
+        follower = await node.federation.actors.find(session, follower_uri)
+        followee = await node.federation.actors.find(session, followee_uri)
+        if follower is None or followee is None:
+            return None
+        row = (await session.exec(select(Follow).where(
+            Follow.follower_id == follower.id, Follow.followee_id == followee.id))).first()
+    return row.state if row else None
+
+
+async def test_follow_unlocked_staff_is_accepted_and_their_posts_arrive(network):
+    (mayo, inova, _), drain = network
+    await mayo.account("ann")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    ann_uri = f"https://{MAYO}/users/ann"
+    assert await follow_state(mayo, ann_uri, bo.actor.uri) == "accepted"
+    assert await follow_state(inova, ann_uri, bo.actor.uri) == "accepted"
+    status = await post(inova, "dr_bo", "Flu shots are open", "public")
+    await drain()
+    received = await status_on(mayo, status.uri)
+    assert received is not None and received.content == "<p>Flu shots are open</p>"
+    assert received.visibility == "public" and not received.local
+
+
+async def test_follow_locked_member_stays_pending_until_approved(network):
+    (mayo, inova, _), drain = network
+    await mayo.account("ann")
+    cy = await inova.account("cy")  # a patient: locked by default
+    await follow(mayo, "ann", cy.actor.uri)
+    await drain()
+    ann_uri = f"https://{MAYO}/users/ann"
+    assert await follow_state(inova, ann_uri, cy.actor.uri) == "pending"
+    assert await follow_state(mayo, ann_uri, cy.actor.uri) == "pending"
+    private = await post(inova, "cy", "Scan results tomorrow", "private")
+    await drain()
+    assert await status_on(mayo, private.uri) is None  # a pending follow grants nothing
+    await approve(inova, "cy", ann_uri)
+    await drain()
+    assert await follow_state(mayo, ann_uri, cy.actor.uri) == "accepted"
+    second = await post(inova, "cy", "Results were fine", "private")
+    await drain()
+    received = await status_on(mayo, second.uri)
+    assert received is not None and received.visibility == "private"
+
+
+async def test_each_visibility_reaches_exactly_the_instances_that_may_see_it(network):
+    (mayo, inova, radboud), drain = network
+    await mayo.account("ann")
+    await radboud.account("dee")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    dee_uri = f"https://{RADBOUD}/users/dee"
+    posts = {
+        visibility: await post(inova, "dr_bo", f"a {visibility} post", visibility)
+        for visibility in ("public", "unlisted", "private", "local")
+    }
+    direct = await post(inova, "dr_bo", "for dee only", "direct", mentions=(dee_uri,))
+    await drain()
+    for visibility in ("public", "unlisted", "private"):
+        assert await status_on(mayo, posts[visibility].uri) is not None, visibility
+        assert await status_on(radboud, posts[visibility].uri) is None, visibility
+    assert await status_on(mayo, posts["local"].uri) is None
+    assert await status_on(radboud, posts["local"].uri) is None
+    assert await status_on(radboud, direct.uri) is not None
+    assert await status_on(mayo, direct.uri) is None
+    async with inova.ctx.database.session() as session:
+        hosts = set((await session.exec(select(Delivery.host).where(
+            Delivery.activity_uri == posts["private"].uri + "/activity"))).all())
+    assert hosts == {MAYO}
+
+
+async def test_followers_only_post_is_served_only_to_a_signed_fetch_from_a_follower_instance(network):
+    (mayo, inova, radboud), drain = network
+    await mayo.account("ann")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    private = await post(inova, "dr_bo", "staff rota", "private")
+    public = await post(inova, "dr_bo", "open day", "public")
+    await drain()
+    assert (await inova.client.get(public.uri, headers=AS_JSON)).json()["content"] == "<p>open day</p>"
+    assert (await inova.client.get(private.uri, headers=AS_JSON)).status_code == 404  # unsigned
+    # A signed fetch by each instance's instance actor, as the fetcher sends it.
+    assert (await mayo.federation.fetcher.fetch_activity(private.uri))["id"] == private.uri
+    with pytest.raises(Exception) as refused:
+        await radboud.federation.fetcher.fetch_activity(private.uri)
+    assert "404" in str(refused.value) or "not found" in str(refused.value).lower()
+    local = await post(inova, "dr_bo", "cafeteria menu", "local")
+    assert (await inova.client.get(local.uri, headers=AS_JSON)).status_code == 404
+
+
+async def test_reply_thread_spans_three_instances(network):
+    (mayo, inova, radboud), drain = network
+    await mayo.account("ann", role="staff")
+    await inova.account("dr_bo", role="staff")
+    await radboud.account("dee", role="staff")
+    ann, bo, dee = (f"https://{d}/users/{u}" for d, u in ((MAYO, "ann"), (INOVA, "dr_bo"), (RADBOUD, "dee")))
+    await follow(inova, "dr_bo", ann)
+    await follow(radboud, "dee", bo)
+    await drain()
+    root = await post(mayo, "ann", "Who has tried the new inhaler?", "public")
+    await drain()
+    reply = await post(inova, "dr_bo", "Our patients like it", "public", reply_to=root.uri, mentions=(ann,))
+    await drain()
+    answer = await post(radboud, "dee", "Same here", "public", reply_to=reply.uri, mentions=(bo,))
+    await drain()
+    on_mayo = await status_on(mayo, reply.uri)
+    assert on_mayo is not None and on_mayo.in_reply_to_uri == root.uri
+    on_inova = await status_on(inova, answer.uri)
+    assert on_inova is not None and on_inova.in_reply_to_uri == reply.uri
+    assert (await status_on(radboud, reply.uri)).in_reply_to_uri == root.uri
+
+
+async def test_like_boost_edit_and_delete_propagate(network):
+    (mayo, inova, radboud), drain = network
+    await mayo.account("ann", role="staff")
+    await radboud.account("dee", role="staff")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await follow(radboud, "dee", f"https://{MAYO}/users/ann")
+    await drain()
+    status = await post(inova, "dr_bo", "Vaccination drive Saturday", "public")
+    await drain()
+    ann = await mayo.local("ann")
+    local_copy = await status_on(mayo, status.uri)
+    async with mayo.ctx.database.transaction() as session:
+        await mayo.federation.outbox.favourite(session, ann, local_copy, await mayo.remote(bo.actor.uri))
+        boost = await mayo.federation.outbox.boost(session, ann, local_copy, await mayo.remote(bo.actor.uri))
+    await drain()
+    async with inova.ctx.database.session() as session:
+        likes = (await session.exec(select(func.count()).select_from(Favourite))).one()
+    assert likes == 1
+    # Radboud follows ann (the booster), so it receives the boost and fetches the boosted post.
+    boosted = await status_on(radboud, boost.uri)
+    assert boosted is not None and boosted.reblog_of_id == (await status_on(radboud, status.uri)).id
+    async with inova.ctx.database.transaction() as session:
+        original = (await session.exec(select(Status).where(Status.uri == status.uri))).one()
+        await inova.federation.outbox.edit_status(session, original, await inova.local("dr_bo"),
+                                                  content_html="<p>Vaccination drive Sunday</p>")
+    await drain()
+    edited = await status_on(mayo, status.uri)
+    assert edited.content == "<p>Vaccination drive Sunday</p>" and edited.edited_at is not None
+    async with inova.ctx.database.transaction() as session:
+        original = (await session.exec(select(Status).where(Status.uri == status.uri))).one()
+        await inova.federation.outbox.delete_status(session, original, await inova.local("dr_bo"))
+    await drain()
+    gone = await status_on(mayo, status.uri)
+    assert gone.deleted_at is not None and gone.content == ""
+
+
+async def test_unfollow_stops_delivery(network):
+    (mayo, inova, _), drain = network
+    await mayo.account("ann")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    await unfollow(mayo, "ann", bo.actor.uri)
+    await drain()
+    assert await follow_state(inova, f"https://{MAYO}/users/ann", bo.actor.uri) is None
+    later = await post(inova, "dr_bo", "after the unfollow", "public")
+    await drain()
+    assert await status_on(mayo, later.uri) is None
+
+
+# --- deliveries as a hostile or careless peer sends them -----------------------------------
+
+async def signed_post(sender: Node, username: str, inbox_url: str, body: bytes,
+                      content_type: str = "application/activity+json", tamper: bool = False) -> int:
+    actor = await sender.local(username)
+    async with sender.ctx.database.session() as session:
+        sealed = await session.get(LocalKey, actor.id)
+    key = sender.ctx.keyring.open(actor.id, sealed.private_key_encrypted)
+    headers = sign_cavage(method="POST", url=inbox_url, body=body, key_id=actor.key_id, private_key=key,
+                          now=sender.federation.clock())
+    headers["Content-Type"] = content_type
+    if tamper:
+        body = body.replace(b"hello", b"HELLO")
+    response = await sender.federation.client.post(inbox_url, content=body, headers=headers)
+    return response.status_code
+
+
+async def inbox_rows(node: Node) -> int:
+    async with node.ctx.database.session() as session:
+        return (await session.exec(select(func.count()).select_from(InboxItem))).one()
+
+
+def create_note(actor_uri: str, note_id: str, text: str = "hello", **overrides) -> bytes:
+    note = {"id": note_id, "type": "Note", "attributedTo": actor_uri, "content": text,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"]} | overrides
+    return json.dumps({"@context": "https://www.w3.org/ns/activitystreams", "id": note_id + "/activity",
+                       "type": "Create", "actor": actor_uri, "object": note}).encode()
+
+
+async def test_bad_deliveries_get_clear_answers_and_store_nothing(network):
+    (mayo, inova, _), drain = network
+    await mayo.account("ann")
+    await inova.account("dr_bo", role="staff")
+    bo_uri = f"https://{INOVA}/users/dr_bo"
+    inbox = f"https://{MAYO}/inbox"
+    good = create_note(bo_uri, f"https://{INOVA}/users/dr_bo/statuses/1")
+    assert (await mayo.client.post("/inbox", content=good,
+                                   headers={"Content-Type": "application/activity+json"})).status_code == 401
+    assert await signed_post(inova, "dr_bo", inbox, good, tamper=True) == 401
+    assert await signed_post(inova, "dr_bo", inbox, b"{not json", ) == 400
+    assert await signed_post(inova, "dr_bo", inbox, good, content_type="text/plain") == 415
+    nested = b'{"a":' * 100 + b"1" + b"}" * 100
+    assert await signed_post(inova, "dr_bo", inbox, nested) == 400
+    assert await signed_post(inova, "dr_bo", f"https://{MAYO}/users/nobody/inbox", good) == 404
+    # Signed by dr_bo but claiming to be another actor.
+    impostor = create_note(f"https://{INOVA}/users/someone_else", f"https://{INOVA}/users/someone_else/statuses/2")
+    assert await signed_post(inova, "dr_bo", inbox, impostor) == 401
+    huge = b" " * (mayo.ctx.settings.max_body_bytes + 1)
+    assert (await mayo.client.post("/inbox", content=huge,
+                                   headers={"Content-Type": "application/activity+json"})).status_code == 413
+    assert await inbox_rows(mayo) == 0
+
+
+async def test_same_activity_twice_has_one_effect(network):
+    (mayo, inova, _), drain = network
+    await mayo.account("ann")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    body = create_note(bo.actor.uri, f"{bo.actor.uri}/statuses/77")
+    assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", body) == 202
+    assert await signed_post(inova, "dr_bo", f"https://{MAYO}/users/ann/inbox", body) == 202
+    await drain()
+    async with mayo.ctx.database.session() as session:
+        copies = (await session.exec(select(func.count()).select_from(Status).where(
+            Status.uri == f"{bo.actor.uri}/statuses/77"))).one()
+        items = (await session.exec(select(InboxItem).where(InboxItem.activity_type == "Create"))).all()
+    assert copies == 1 and len(items) == 1 and items[0].state == "done"
+
+
+async def test_delete_before_create_leaves_a_tombstone_the_late_create_respects(network):
+    (mayo, inova, _), drain = network
+    await mayo.account("ann")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    note_id = f"{bo.actor.uri}/statuses/88"
+    delete = json.dumps({"id": f"{note_id}#delete", "type": "Delete", "actor": bo.actor.uri,
+                         "object": {"id": note_id, "type": "Tombstone"}}).encode()
+    assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", delete) == 202
+    await drain()
+    assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", create_note(bo.actor.uri, note_id)) == 202
+    await drain()
+    assert await status_on(mayo, note_id) is None
+    async with mayo.ctx.database.session() as session:
+        assert await session.get(Tombstone, note_id) is not None
+
+
+async def test_create_of_a_post_on_another_host_or_by_a_local_user_is_refused(network):
+    (mayo, inova, _), drain = network
+    await mayo.account("ann")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    spoofs = [
+        create_note(bo.actor.uri, f"https://{RADBOUD}/users/dee/statuses/1"),
+        create_note(bo.actor.uri, f"{bo.actor.uri}/statuses/5", attributedTo=f"https://{MAYO}/users/ann"),
+    ]
+    for body in spoofs:
+        await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", body)
+    await drain()
+    async with mayo.ctx.database.session() as session:
+        assert (await session.exec(select(func.count()).select_from(Status))).one() == 0

@@ -1,8 +1,11 @@
 """The `rounds` command as an administrator runs it: a real process and a real database."""
 
+import signal
+import subprocess
+
 import pytest
 
-from tests.support.processes import rounds_env, run_rounds
+from tests.support.processes import ROUNDS, rounds_env, run_rounds
 
 
 @pytest.fixture
@@ -87,3 +90,17 @@ def test_settings_command_lists_every_setting(tmp_path):
     result = run_rounds("settings", env=rounds_env("sqlite:///unused.db"), cwd=tmp_path)
     assert result.returncode == 0
     assert "ROUNDS_DOMAIN" in result.stdout and "ROUNDS_SECRET_KEY" in result.stdout
+
+
+def test_worker_runs_until_told_to_stop(fresh_env, tmp_path):
+    assert run_rounds("init", env=fresh_env, cwd=tmp_path).returncode == 0
+    worker = subprocess.Popen([ROUNDS, "worker"], env=fresh_env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        first_line = worker.stdout.readline()
+        assert "processing inbox and deliveries for 127.0.0.1:8123" in first_line
+        assert worker.poll() is None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        returncode = worker.wait(timeout=20)
+    assert returncode == 0, worker.stderr.read()

@@ -8,6 +8,7 @@ schema `rounds init` makes, and tests never see each other's rows.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import os
 import shutil
@@ -17,6 +18,13 @@ import asyncpg
 
 from storage.engine import Database
 from storage.migrate import upgrade
+
+
+def run_sync(coroutine) -> object:
+    """Run a coroutine to completion from sync code, even inside a running event loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
 
 POSTGRES_URL = os.environ.get("ROUNDS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ENABLE_HINT = (
@@ -41,7 +49,7 @@ class SQLiteDatabases:
         self.directory = directory
         self.template = directory / "template.db"
         self._numbers = itertools.count()
-        asyncio.run(_migrate(f"sqlite:///{self.template}"))
+        run_sync(_migrate(f"sqlite:///{self.template}"))
 
     def new(self, directory: Path, *, empty: bool = False) -> str:
         path = directory / f"rounds-{next(self._numbers)}.db"
@@ -60,11 +68,11 @@ class PostgresDatabases:
         self.template = f"{self.prefix}_template"
         self._numbers = itertools.count()
         self._created: list[str] = []
-        asyncio.run(self._execute(
+        run_sync(self._execute(
             f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)',
             f'CREATE DATABASE "{self.template}"',
         ))
-        asyncio.run(_migrate(self._url(self.template)))
+        run_sync(_migrate(self._url(self.template)))
 
     @staticmethod
     async def reachable(admin_url: str = POSTGRES_URL) -> str | None:
@@ -91,16 +99,16 @@ class PostgresDatabases:
     def new(self, _directory: Path | None = None, *, empty: bool = False) -> str:
         name = f"{self.prefix}_{next(self._numbers)}"
         template = "" if empty else f' TEMPLATE "{self.template}"'
-        asyncio.run(self._execute(f'CREATE DATABASE "{name}"{template}'))
+        run_sync(self._execute(f'CREATE DATABASE "{name}"{template}'))
         self._created.append(name)
         return self._url(name)
 
     def drop(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
-        asyncio.run(self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_sync(self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     def close(self) -> None:
-        asyncio.run(self._execute(
+        run_sync(self._execute(
             *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in self._created),
             f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)',
         ))

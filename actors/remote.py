@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from federation.fetch import Fetcher, FetchError
-from federation.httpsig import SignatureError, load_public_key_pem
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.urls import LocalUrls
 from federation.documents import DocumentError, RemoteActorDocument, host_of, parse_actor
+from federation.fetch import Fetcher, FetchError
+from federation.httpsig import SignatureError, load_public_key_pem
 from storage.engine import Database
 from storage.tables import Actor
 

@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from federation.httpsig import SignatureError, SignedRequest, parse_signature, verify_signature
-from federation.jsonutil import InvalidJSON, JSONTooDeep, loads_bounded
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from actors.remote import ActorUnavailable, RemoteActors
 from federation.documents import DocumentError, host_of, id_of, type_of
+from federation.httpsig import SignatureError, SignedRequest, parse_signature, verify_signature
+from federation.jsonutil import InvalidJSON, JSONTooDeep, loads_bounded
 from moderation.policy import DomainPolicy
 from storage.engine import Database
 from storage.ids import new_id

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from federation.fetch import Fetcher
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.remote import RemoteActors
 from actors.urls import LocalUrls
+from federation.fetch import Fetcher
 from storage.tables import Actor, Follow
 
 

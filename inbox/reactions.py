@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from federation.fetch import FetchError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.remote import ActorUnavailable
 from federation.documents import DocumentError, id_of, parse_note, same_origin
+from federation.fetch import FetchError
 from inbox.context import Activity, HandlerContext, Ignore, Retry
 from storage.tables import Actor, Favourite, Follow, Status, Tombstone
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from outbox.delivery import unpark_host
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,6 +10,7 @@ from starlette.routing import Route
 from actors.accounts import find_local_actor
 from federation.documents import host_of
 from inbox.accept import Accepted, Delivery, accept
+from outbox.delivery import unpark_host
 from web.context import context_of
 from web.responses import error_response
 

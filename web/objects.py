@@ -7,7 +7,6 @@ existence is not confirmed.
 
 from __future__ import annotations
 
-from federation.httpsig import SignatureError, SignedRequest, parse_signature, verify_signature
 from sqlmodel import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,6 +16,7 @@ from starlette.routing import Route
 from actors.accounts import find_local_actor
 from actors.remote import ActorUnavailable
 from actors.visibility import PUBLICLY_SERVED, remote_server_may_see
+from federation.httpsig import SignatureError, SignedRequest, parse_signature, verify_signature
 from outbox.documents import activity, note_document
 from storage.tables import Actor, MediaAttachment, Mention, Status, StatusTag
 from web.context import context_of

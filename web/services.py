@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
-from federation.fetch import Fetcher, make_client
-from federation.httpsig import sign_cavage
-from outbox.delivery import DeliveryWorker
 from sqlmodel import select
 
 from actors.remote import RemoteActors
+from federation.fetch import Fetcher, make_client
+from federation.httpsig import sign_cavage
 from inbox.context import HandlerContext
 from inbox.process import InboxWorker
 from moderation.policy import DomainPolicy
 from outbox.actions import Outbox
+from outbox.delivery import DeliveryWorker
 from storage.tables import Actor, LocalKey
 from web import __version__
 from web.context import AppContext

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from actors.keys import KeyRing
-from federation.fetch import retry_after_seconds
+from federation.fetch import parse_retry_after
 from federation.httpsig import sign_cavage, sign_rfc9421
 from storage.engine import Database
 from storage.tables import Actor, Delivery, Host, LocalKey
@@ -164,7 +164,8 @@ class DeliveryWorker:
                         response = await self._post(row, key_id, private_key, rfc9421=False)
                     elif response.is_success:
                         scheme_learned = True
-                error, retry_after = None, retry_after_seconds(response.headers.get("retry-after"))
+                error = None
+                retry_after = parse_retry_after(response.headers.get("retry-after"), now=self._clock().timestamp())
                 status = response.status_code
             except httpx.TransportError as exc:
                 error, retry_after, status = f"{type(exc).__name__}: {exc}", None, None

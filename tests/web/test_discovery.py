@@ -3,6 +3,7 @@
 import httpx
 import pytest
 
+from actors.accounts import ensure_instance_actor
 from tests.conftest import add_account, make_settings
 from web.app import create_app
 
@@ -109,6 +110,9 @@ async def test_nodeinfo_names_the_network_when_one_is_configured(tmp_path, datab
         '[[members]]\nname = "Inova"\ndomain = "inova.test"\ncontact = "it@inova.test"\n'
     )
     app = create_app(make_settings(database_url, network_file=network, federation_mode="network"))
+    ctx = app.state.ctx
+    async with ctx.database.transaction() as session:
+        await ensure_instance_actor(session, ctx.keyring, ctx.urls)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="https://mayo.test"
     ) as client:
@@ -119,3 +123,4 @@ async def test_nodeinfo_names_the_network_when_one_is_configured(tmp_path, datab
                     {"name": "Inova", "domain": "inova.test"}],
     }
     assert metadata["federationMode"] == "network"
+    await ctx.database.dispose()

@@ -228,9 +228,13 @@ def make_client(*, allow_private_addresses: bool, user_agent: str, resolver: Res
                              resolver=resolver or system_resolver,
                              allow_private_addresses=allow_private_addresses)
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30.0)
-    # trust_env=False: a proxy from the environment would make connections our backend never sees.
+    # trust_env=False: no proxy (its connections would bypass the guard), .netrc credentials or
+    # certificate settings taken from the environment.
+    # Accept-Encoding identity: the size cap then counts what crosses the wire, so a small
+    # compressed answer cannot expand into a large one in memory.
+    headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
     return httpx.AsyncClient(transport=GuardedTransport(backend, limits=limits), timeout=timeout,
-                             follow_redirects=False, trust_env=False, headers={"User-Agent": user_agent})
+                             follow_redirects=False, trust_env=False, headers=headers)
 
 
 def _refused_address(error: BaseException) -> AddressRefused | None:
@@ -297,7 +301,7 @@ def _same_origin_redirect(start: httpx.URL, current: httpx.URL, location: str) -
 
 
 @dataclass(frozen=True)
-class Answer:
+class _Answer:
     url: httpx.URL  # after redirects
     headers: httpx.Headers
     body: bytes
@@ -404,7 +408,7 @@ class Fetcher:
             raise FetchRefused(url, str(error).rstrip(".") + ".") from None
 
     async def _get(self, url: str, accept: str, *, signed: bool,
-                   media_types: frozenset[str] | None) -> Answer:
+                   media_types: frozenset[str] | None) -> _Answer:
         start = _parse_url(url, url)
         try:
             async with asyncio.timeout(self._total_timeout):
@@ -413,7 +417,7 @@ class Fetcher:
             raise FetchUnavailable(url, f"The fetch took longer than {self._total_timeout:g} s.") from None
 
     async def _follow(self, url: httpx.URL, accept: str, *, signed: bool,
-                      media_types: frozenset[str] | None) -> Answer:
+                      media_types: frozenset[str] | None) -> _Answer:
         """GET, following redirects on the same scheme, host and port only."""
         current = url
         for _hop in range(self._max_redirects + 1):
@@ -441,7 +445,7 @@ class Fetcher:
         raise FetchRefused(str(url), f"More than {self._max_redirects} redirects.")
 
     async def _accept(self, url: httpx.URL, response: httpx.Response,
-                      media_types: frozenset[str] | None) -> Answer:
+                      media_types: frozenset[str] | None) -> _Answer:
         """The final answer, if its status, content type and size are acceptable."""
         here = str(url)
         self._check_status(here, response)
@@ -457,7 +461,7 @@ class Fetcher:
             body += chunk
             if len(body) > self._max_bytes:
                 raise FetchRefused(here, f"The body is larger than {self._max_bytes} bytes.")
-        return Answer(url, response.headers, bytes(body))
+        return _Answer(url, response.headers, bytes(body))
 
     @staticmethod
     def _check_status(url: str, response: httpx.Response) -> None:

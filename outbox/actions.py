@@ -121,21 +121,19 @@ class Outbox:
                             follower: Actor) -> None:
         follow.state = "accepted"
         session.add(follow)
-        if follower.domain is not None:
-            follow_document = {"id": follow.uri, "type": "Follow", "actor": follower.uri,
-                               "object": followee.uri}
-            accept = activity("Accept", self._activity_id(followee, "accept"), followee, follow_document)
-            await self.enqueue(session, accept, followee, [follower.inbox_uri])
-        await session.flush()
+        await self._answer_follow(session, "Accept", follow, followee, follower)
 
     async def reject_follow(self, session: AsyncSession, follow: Follow, followee: Actor,
                             follower: Actor) -> None:
         await session.delete(follow)
+        await self._answer_follow(session, "Reject", follow, followee, follower)
+
+    async def _answer_follow(self, session: AsyncSession, kind: str, follow: Follow, followee: Actor,
+                             follower: Actor) -> None:
         if follower.domain is not None:
-            follow_document = {"id": follow.uri, "type": "Follow", "actor": follower.uri,
-                               "object": followee.uri}
-            reject = activity("Reject", self._activity_id(followee, "reject"), followee, follow_document)
-            await self.enqueue(session, reject, followee, [follower.inbox_uri])
+            follow_document = {"id": follow.uri, "type": "Follow", "actor": follower.uri, "object": followee.uri}
+            answer = activity(kind, self._activity_id(followee, kind.lower()), followee, follow_document)
+            await self.enqueue(session, answer, followee, [follower.inbox_uri])
         await session.flush()
 
     # --- statuses -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from actors.accounts import find_local_account
 from storage.tables import Follow, Status
-from tests.support.processes import Instance
+from tests.support.processes import Instance, running_instances
 from web.context import AppContext
 from web.services import build_federation
 from web.settings import Settings
@@ -28,19 +28,9 @@ WAIT = 20.0
 
 @pytest.fixture
 def three(new_database_url, tmp_path):
-    started = []
-    try:
-        for name in ("mayo", "inova", "radboud"):
-            directory = tmp_path / name
-            directory.mkdir()
-            instance = Instance(name=name, database_url=new_database_url(empty=True), directory=directory,
-                                extra={"ROUNDS_ALLOW_PRIVATE_ADDRESSES": "true"})
-            instance.start()
-            started.append(instance)
+    with running_instances(["mayo", "inova", "radboud"], new_database_url, tmp_path,
+                           ROUNDS_ALLOW_PRIVATE_ADDRESSES="true") as started:
         yield started
-    finally:
-        for instance in started:
-            instance.stop()
 
 
 @contextlib.asynccontextmanager

@@ -3,25 +3,15 @@
 import httpx
 import pytest
 
-from tests.support.processes import Instance
+from tests.support.processes import running_instances
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def instances(new_database_url, tmp_path):
-    started = []
-    try:
-        for name in ("mayo", "inova"):
-            directory = tmp_path / name
-            directory.mkdir()
-            instance = Instance(name=name, database_url=new_database_url(empty=True), directory=directory)
-            instance.start()
-            started.append(instance)
+    with running_instances(["mayo", "inova"], new_database_url, tmp_path) as started:
         yield started
-    finally:
-        for instance in started:
-            instance.stop()
 
 
 def test_each_instance_answers_discovery_with_its_own_urls(instances):

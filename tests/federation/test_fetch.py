@@ -1,6 +1,7 @@
 """The guarded fetcher against real HTTP servers on loopback.
 
-Peers are tiny Starlette apps served by uvicorn on 127.0.0.1 and 127.0.0.2. Tests of the
+Peers are tiny Starlette apps served by uvicorn on 127.0.0.1 and 127.0.0.2, each from a
+thread of its own for the whole module (a peer notes the requests of the current test). Tests of the
 address guard use an injected resolver and, where a "public" peer is needed, a network
 backend that stands in for the internet: it records every address a connection is made to
 and leads one public address to the loopback peer.
@@ -11,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -76,6 +78,14 @@ async def ld_actor(request: Request) -> Response:
 
 async def html(request: Request) -> Response:
     return _as(_document(request), "text/html")
+
+
+async def old_name(request: Request) -> Response:
+    return RedirectResponse("/new-name", status_code=301)
+
+
+async def new_name(request: Request) -> Response:
+    return _as(_document(request, f"{_base(request)}/old-name"))
 
 
 async def mismatch(request: Request) -> Response:
@@ -178,6 +188,7 @@ async def webfinger(request: Request) -> Response:
 ROUTES = [
     Route("/actor", actor), Route("/users/{name}", actor), Route("/ld-actor", ld_actor),
     Route("/html", html), Route("/mismatch", mismatch), Route("/foreign", foreign),
+    Route("/old-name", old_name), Route("/new-name", new_name),
     Route("/redirect", redirect), Route("/loop", loop), Route("/chain/{left}", chain),
     Route("/big", big), Route("/big-stream", big_stream), Route("/trickle", trickle),
     Route("/status/{code}", status), Route("/deep", deep), Route("/invalid", invalid),
@@ -221,7 +232,8 @@ class Recording:
         await self.app(scope, receive, send)
 
 
-async def serve_peer(host: str) -> AsyncIterator[Peer]:
+def serve_peer(host: str) -> Iterator[Peer]:
+    """Serve the peer app on `host` from a thread of its own, so one server lasts the module."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
@@ -229,27 +241,40 @@ async def serve_peer(host: str) -> AsyncIterator[Peer]:
     config = uvicorn.Config(Recording(Starlette(routes=ROUTES), peer), lifespan="off", log_level="warning",
                             access_log=False, timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
     while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.005)
+        assert thread.is_alive() and time.monotonic() < deadline, f"the peer on {host} did not start"
+        time.sleep(0.005)
     yield peer
     server.should_exit = True
-    await task
+    thread.join(timeout=10)
     sock.close()
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[Peer]:
-    async for running in serve_peer("127.0.0.1"):
-        yield running
+@pytest.fixture(scope="module")
+def running_peer() -> Iterator[Peer]:
+    yield from serve_peer("127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def running_other_peer() -> Iterator[Peer]:
+    yield from serve_peer("127.0.0.2")
 
 
 @pytest.fixture
-async def other_peer() -> AsyncIterator[Peer]:
-    async for running in serve_peer("127.0.0.2"):
-        yield running
+def peer(running_peer: Peer) -> Peer:
+    """The peer on 127.0.0.1, with only this test's requests noted."""
+    running_peer.requests.clear()
+    return running_peer
+
+
+@pytest.fixture
+def other_peer(running_other_peer: Peer) -> Peer:
+    """The peer on 127.0.0.2, with only this test's requests noted."""
+    running_other_peer.requests.clear()
+    return running_other_peer
 
 
 @pytest.fixture
@@ -335,12 +360,12 @@ async def test_same_host_redirect_is_followed_and_the_final_url_is_the_id(
     assert peer.paths == ["/redirect", "/actor"]
 
 
-async def test_redirect_to_a_document_naming_the_first_url_is_refused(fetcher: Fetcher, peer: Peer) -> None:
-    # /users/x answers with id /users/x; asked for /redirect…, the id must be the final URL.
-    document = await fetcher.fetch_activity(peer.url("/redirect?to=/users/bo"))
-    assert document["id"] == peer.url("/users/bo")
+async def test_after_a_redirect_a_document_naming_the_first_url_is_refused(
+        fetcher: Fetcher, peer: Peer) -> None:
+    # /old-name redirects to /new-name, whose document still names itself /old-name.
     with pytest.raises(FetchRefused, match="does not match"):
-        await fetcher.fetch_activity(peer.url("/redirect?to=/mismatch"))
+        await fetcher.fetch_activity(peer.url("/old-name"))
+    assert peer.paths == ["/old-name", "/new-name"]
 
 
 async def test_cross_host_redirect_is_refused_before_the_other_host_is_asked(
@@ -525,10 +550,22 @@ class Dns:
         return answers.pop(0) if len(answers) > 1 else answers[0]
 
 
-def guarded(dns: Dns, internet: Internet) -> Fetcher:
-    client = make_client(allow_private_addresses=False, user_agent=USER_AGENT, resolver=dns,
-                         network_backend=internet, timeout=2.0)
-    return Fetcher(client, total_timeout=3.0)
+Guarded = Callable[[Dns, Internet], Fetcher]
+
+
+@pytest.fixture
+async def guarded() -> AsyncIterator[Guarded]:
+    """Makes fetchers on new guarded clients (so each starts without pooled connections)."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(dns: Dns, internet: Internet) -> Fetcher:
+        clients.append(make_client(allow_private_addresses=False, user_agent=USER_AGENT, resolver=dns,
+                                   network_backend=internet, timeout=2.0))
+        return Fetcher(clients[-1], total_timeout=3.0)
+
+    yield make
+    for client in clients:
+        await client.aclose()
 
 
 @dataclass
@@ -589,7 +626,7 @@ FORBIDDEN = ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.
 
 @pytest.mark.parametrize("address", FORBIDDEN)
 async def test_name_resolving_to_a_forbidden_address_is_refused_without_connecting(
-        peer: Peer, address: str) -> None:
+        peer: Peer, address: str, guarded: Guarded) -> None:
     internet = Internet()
     fetcher = guarded(Dns({"victim.test": [[address]]}), internet)
     with pytest.raises(FetchRefused, match="non-public address"):
@@ -598,7 +635,8 @@ async def test_name_resolving_to_a_forbidden_address_is_refused_without_connecti
     assert peer.requests == []
 
 
-async def test_name_resolving_to_public_and_private_addresses_is_refused(peer: Peer) -> None:
+async def test_name_resolving_to_public_and_private_addresses_is_refused(
+        peer: Peer, guarded: Guarded) -> None:
     internet = Internet()
     fetcher = guarded(Dns({"mixed.test": [[PUBLIC, "10.0.0.7"]]}), internet)
     with pytest.raises(FetchRefused, match=r"non-public address \(10.0.0.7\)"):
@@ -606,7 +644,8 @@ async def test_name_resolving_to_public_and_private_addresses_is_refused(peer: P
     assert internet.connects == []
 
 
-async def test_public_address_is_connected_to_with_the_name_kept_for_host(peer: Peer) -> None:
+async def test_public_address_is_connected_to_with_the_name_kept_for_host(
+        peer: Peer, guarded: Guarded) -> None:
     internet = Internet()
     fetcher = guarded(Dns({"public.test": [[PUBLIC]]}), internet)
     document = await fetcher.fetch_activity(peer.url("/actor", host="public.test"))
@@ -615,7 +654,8 @@ async def test_public_address_is_connected_to_with_the_name_kept_for_host(peer: 
     assert peer.requests[0].headers["host"] == f"public.test:{peer.port}"
 
 
-async def test_dns_rebinding_to_loopback_never_reaches_loopback(peer: Peer) -> None:
+async def test_dns_rebinding_to_loopback_never_reaches_loopback(
+        peer: Peer, guarded: Guarded) -> None:
     # "localhost": if anything resolved the name again to connect, it would reach the peer.
     dns = Dns({"localhost": [[PUBLIC], ["127.0.0.1"]]})
     internet = Internet()
@@ -628,7 +668,8 @@ async def test_dns_rebinding_to_loopback_never_reaches_loopback(peer: Peer) -> N
     assert len(peer.requests) == 1
 
 
-async def test_redirect_from_a_public_host_to_a_loopback_address_is_refused(peer: Peer) -> None:
+async def test_redirect_from_a_public_host_to_a_loopback_address_is_refused(
+        peer: Peer, guarded: Guarded) -> None:
     internet = Internet()
     fetcher = guarded(Dns({"public.test": [[PUBLIC]]}), internet)
     with pytest.raises(FetchRefused, match="another host"):
@@ -637,7 +678,8 @@ async def test_redirect_from_a_public_host_to_a_loopback_address_is_refused(peer
     assert internet.connects == [PUBLIC]
 
 
-async def test_each_redirect_hop_is_checked_again_when_it_needs_a_new_connection(peer: Peer) -> None:
+async def test_each_redirect_hop_is_checked_again_when_it_needs_a_new_connection(
+        peer: Peer, guarded: Guarded) -> None:
     # The peer closes the connection after the redirect; by then the name resolves privately.
     dns = Dns({"public.test": [[PUBLIC], ["192.168.0.10"]]})
     internet = Internet()
@@ -648,7 +690,7 @@ async def test_each_redirect_hop_is_checked_again_when_it_needs_a_new_connection
     assert internet.connects == [PUBLIC]
 
 
-async def test_unknown_name_is_unavailable(peer: Peer) -> None:
+async def test_unknown_name_is_unavailable(peer: Peer, guarded: Guarded) -> None:
     with pytest.raises(FetchUnavailable, match="Cannot look up"):
         await guarded(Dns({}), Internet()).fetch_activity(peer.url("/actor", host="nowhere.test"))
 

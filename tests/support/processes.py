@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,3 +101,20 @@ class Instance:
                 self.process.wait()
         self.process = None
         self.log.close()
+
+
+@contextlib.contextmanager
+def running_instances(names: list[str], new_database_url, directory: Path, **extra: str) -> Iterator[list[Instance]]:
+    """Start one `rounds serve` per name, each in its own folder with a never-initialised database."""
+    started: list[Instance] = []
+    try:
+        for name in names:
+            folder = directory / name
+            folder.mkdir()
+            instance = Instance(name=name, database_url=new_database_url(empty=True), directory=folder, extra=extra)
+            instance.start()
+            started.append(instance)
+        yield started
+    finally:
+        for instance in started:
+            instance.stop()

@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from federation.httpsig import sign_cavage
-from storage.tables import Delivery, Favourite, Follow, InboxItem, LocalKey, Status, Tombstone
+from storage.tables import Actor, Delivery, Favourite, Follow, InboxItem, LocalKey, Status, Tombstone
 from tests.support.network import Node, federation_of
 
 MAYO, INOVA, RADBOUD = "mayo.test", "inova.test", "radboud.test"
@@ -338,3 +338,34 @@ async def test_create_of_a_post_on_another_host_or_by_a_local_user_is_refused(ne
     await drain()
     async with mayo.ctx.database.session() as session:
         assert (await session.exec(select(func.count()).select_from(Status))).one() == 0
+
+
+async def test_network_mode_refuses_a_non_member_and_never_delivers_to_it(new_database_url, tmp_path):
+    network = tmp_path / "network.toml"
+    network.write_text(f'name = "HN"\n[[members]]\nname = "Mayo"\ndomain = "{MAYO}"\n'
+                       f'[[members]]\nname = "Inova"\ndomain = "{INOVA}"\n')
+    async with federation_of([MAYO, INOVA, RADBOUD], new_database_url, federation_mode="network",
+                             network_file=network) as ((mayo, inova, radboud), drain):
+        await mayo.account("ann", role="staff")
+        await radboud.account("dee", role="staff")
+        body = create_note(f"https://{RADBOUD}/users/dee", f"https://{RADBOUD}/users/dee/statuses/1")
+        assert await signed_post(radboud, "dee", f"https://{MAYO}/inbox", body) == 403
+        assert await inbox_rows(mayo) == 0
+        # A follower on a non-member instance (from before the network mode) gets nothing.
+        await inova.account("bo", role="staff")
+        await follow(inova, "bo", f"https://{MAYO}/users/ann")
+        await drain()
+        ann = await mayo.local("ann")
+        async with mayo.ctx.database.transaction() as session:
+            dee = Actor(uri=f"https://{RADBOUD}/users/dee", username="dee", username_key="dee", domain=RADBOUD,
+                        inbox_uri=f"https://{RADBOUD}/users/dee/inbox", shared_inbox_uri=f"https://{RADBOUD}/inbox")
+            session.add(dee)
+            await session.flush()
+            session.add(Follow(follower_id=dee.id, followee_id=ann.id, state="accepted"))
+        status = await post(mayo, "ann", "members only", "public")
+        await drain()
+        async with mayo.ctx.database.session() as session:
+            hosts = set((await session.exec(select(Delivery.host).where(
+                Delivery.activity_uri == status.uri + "/activity"))).all())
+        assert hosts == {INOVA}
+        assert await status_on(radboud, status.uri) is None

@@ -14,7 +14,7 @@ from actors.errors import (
     WeakPassword,
 )
 from actors.keys import KeyRing
-from federation.keys import public_key_pem
+from federation.keys import generate_rsa_key, public_key_pem
 from storage.tables import Actor, LocalKey, User
 from tests.conftest import add_account
 
@@ -92,3 +92,15 @@ async def test_invalid_account_is_refused_and_nothing_is_written(ctx, fields, er
             await create_local_account(session, ctx.keyring, ctx.urls, **values)
     assert isinstance(raised.value, AccountError) and raised.value.field
     assert await _counts(ctx) == before
+
+
+def test_a_private_key_is_opened_once_per_process_and_kept():
+    keyring = KeyRing("a-secret-" + "k" * 40)
+    key = generate_rsa_key()
+    sealed = keyring.seal(7, key)
+    fresh = KeyRing("a-secret-" + "k" * 40)  # another process: nothing cached yet
+    first = fresh.open(7, sealed)
+    assert fresh.open(7, sealed) is first  # the second call decrypts and loads nothing
+    assert public_key_pem(first) == public_key_pem(key)
+    with pytest.raises(KeyUnavailable):
+        KeyRing("a-secret-" + "k" * 40).open(8, sealed)  # a sealed key is bound to its actor

@@ -369,3 +369,38 @@ async def test_network_mode_refuses_a_non_member_and_never_delivers_to_it(new_da
                 Delivery.activity_uri == status.uri + "/activity"))).all())
         assert hosts == {INOVA}
         assert await status_on(radboud, status.uri) is None
+
+
+async def test_undo_before_its_follow_leaves_no_follow(network):
+    (mayo, inova, _), drain = network
+    ann = await mayo.account("ann", role="staff")
+    await inova.account("dr_bo", role="staff")
+    bo_uri = f"https://{INOVA}/users/dr_bo"
+    follow_id = f"{bo_uri}#follows/1"
+    follow_activity = {"id": follow_id, "type": "Follow", "actor": bo_uri, "object": ann.actor.uri}
+    undo = json.dumps({"id": f"{bo_uri}#undo/1", "type": "Undo", "actor": bo_uri, "object": follow_activity}).encode()
+    assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", undo) == 202
+    await drain()
+    assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", json.dumps(follow_activity).encode()) == 202
+    await drain()
+    assert await follow_state(mayo, bo_uri, ann.actor.uri) is None
+    async with mayo.ctx.database.session() as session:
+        outcomes = [item.outcome for item in (await session.exec(select(InboxItem).order_by(InboxItem.id))).all()]
+    assert outcomes == ["undo of an unknown follow remembered", "this follow was undone before it arrived"]
+
+
+async def test_undo_of_someone_elses_follow_is_refused(network):
+    (mayo, inova, radboud), drain = network
+    await mayo.account("ann", role="staff")
+    await inova.account("dr_bo", role="staff")
+    await radboud.account("dee", role="staff")
+    bo_uri, dee_uri = f"https://{INOVA}/users/dr_bo", f"https://{RADBOUD}/users/dee"
+    await follow(inova, "dr_bo", f"https://{MAYO}/users/ann")
+    await drain()
+    async with mayo.ctx.database.session() as session:
+        follow_id = (await session.exec(select(Follow.uri))).one()
+    forged = json.dumps({"id": f"{dee_uri}#undo/1", "type": "Undo", "actor": dee_uri,
+                         "object": {"id": follow_id, "type": "Follow", "actor": bo_uri}}).encode()
+    assert await signed_post(radboud, "dee", f"https://{MAYO}/inbox", forged) == 202
+    await drain()
+    assert await follow_state(mayo, bo_uri, f"https://{MAYO}/users/ann") == "accepted"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -36,6 +37,7 @@ def create_app(
     database: Database | None = None,
     http_client: httpx.AsyncClient | None = None,
     run_workers: bool = True,
+    clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
     """One instance. `run_workers=False` leaves inbox processing and delivery to
     `rounds worker` processes (or, in tests, to explicit `run_once()` calls)."""
@@ -49,7 +51,7 @@ def create_app(
                 f"database is at revision {revision or 'none'}, expected {head_revision()}: "
                 "run `rounds init` first"
             )
-        federation = await build_federation(ctx, http_client)
+        federation = await build_federation(ctx, http_client, clock=clock or (lambda: datetime.now(UTC)))
         app.state.federation = federation
         if run_workers:
             federation.start_workers()

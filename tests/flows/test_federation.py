@@ -7,12 +7,14 @@ routes (an httpx transport routes by host); each instance has its own real datab
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
 from federation.httpsig import sign_cavage
+from federation.keys import generate_rsa_key, public_key_pem
 from storage.tables import Actor, Delivery, Favourite, Follow, InboxItem, LocalKey, Status, Tombstone
 from tests.support.network import Node, federation_of
 
@@ -404,3 +406,28 @@ async def test_undo_of_someone_elses_follow_is_refused(network):
     assert await signed_post(radboud, "dee", f"https://{MAYO}/inbox", forged) == 202
     await drain()
     assert await follow_state(mayo, bo_uri, f"https://{MAYO}/users/ann") == "accepted"
+
+
+async def test_a_rotated_key_is_refetched_once_the_refresh_interval_has_passed(new_database_url):
+    now = [datetime.now(UTC)]
+    async with federation_of([MAYO, INOVA], new_database_url, clock=lambda: now[0]) as ((mayo, inova), drain):
+        await mayo.account("ann")
+        bo = await inova.account("dr_bo", role="staff")
+        await follow(mayo, "ann", bo.actor.uri)
+        await drain()
+        # dr_bo's server rotates the key; mayo still holds the old one.
+        new_key = generate_rsa_key()
+        async with inova.ctx.database.transaction() as session:
+            actor = await session.get(Actor, bo.actor.id)
+            sealed = await session.get(LocalKey, bo.actor.id)
+            actor.public_key_pem = public_key_pem(new_key)
+            sealed.private_key_encrypted = inova.ctx.keyring.seal(actor.id, new_key)
+            session.add_all([actor, sealed])
+        body = create_note(bo.actor.uri, f"{bo.actor.uri}/statuses/501")
+        # Within the refresh interval a failed check does not refetch: refused.
+        assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", body) == 401
+        now[0] += timedelta(minutes=6)
+        assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", body) == 202
+        async with mayo.ctx.database.session() as session:
+            cached = await mayo.federation.actors.find(session, bo.actor.uri)
+        assert cached.public_key_pem == public_key_pem(new_key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from starlette.applications import Starlette
@@ -72,7 +73,8 @@ class Node:
 
 
 @contextlib.asynccontextmanager
-async def federation_of(domains: list[str], new_database_url: Callable[[], str],
+async def federation_of(domains: list[str], new_database_url: Callable[[], str], *,
+                        clock: Callable[[], datetime] | None = None,
                         **settings: object) -> AsyncIterator[tuple[list[Node], Callable]]:
     router = HostRouter()
     shared_client = httpx.AsyncClient(transport=router, timeout=10)
@@ -80,7 +82,8 @@ async def federation_of(domains: list[str], new_database_url: Callable[[], str],
     async with contextlib.AsyncExitStack() as stack:
         for domain in domains:
             values = {"domain": domain, "database_url": new_database_url(), "secret_key": SECRET} | settings
-            app = create_app(Settings(**values), http_client=shared_client, run_workers=False)  # type: ignore[arg-type]
+            app = create_app(Settings(**values), http_client=shared_client, run_workers=False,  # type: ignore[arg-type]
+                             clock=clock)
             ctx: AppContext = app.state.ctx
             async with ctx.database.transaction() as session:
                 await ensure_instance_actor(session, ctx.keyring, ctx.urls)

@@ -6,6 +6,7 @@ routes (an httpx transport routes by host); each instance has its own real datab
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -431,3 +432,21 @@ async def test_a_rotated_key_is_refetched_once_the_refresh_interval_has_passed(n
         async with mayo.ctx.database.session() as session:
             cached = await mayo.federation.actors.find(session, bo.actor.uri)
         assert cached.public_key_pem == public_key_pem(new_key)
+
+
+async def test_the_same_activity_delivered_twice_at_the_same_moment_has_one_effect(network):
+    (mayo, inova, _), drain = network
+    await mayo.account("ann")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    body = create_note(bo.actor.uri, f"{bo.actor.uri}/statuses/99")
+    answers = await asyncio.gather(*(signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", body) for _ in range(5)))
+    assert answers == [202] * 5
+    await drain()
+    async with mayo.ctx.database.session() as session:
+        copies = (await session.exec(select(func.count()).select_from(Status).where(
+            Status.uri == f"{bo.actor.uri}/statuses/99"))).one()
+        items = (await session.exec(select(func.count()).select_from(InboxItem).where(
+            InboxItem.activity_type == "Create"))).one()
+    assert copies == 1 and items == 1

@@ -1,218 +1,480 @@
-"""The delivery worker: claim due deliveries, sign at send time, POST, record the outcome.
+"""The delivery worker: claim due deliveries, sign each at send time, POST it, record the outcome.
 
-- 2xx: delivered. 5xx, 429 (honouring Retry-After), timeouts and connection errors: retried
-  with exponential backoff and jitter until `max_age` (two days and an hour), then given up.
-  Any other 4xx: given up at once.
-- A host that keeps failing is parked: its rows are not claimed until `parked_until`, so a
-  dead host cannot hold workers; it resumes then (one probe), or at once when it contacts us
-  (`unpark_host`).
-- Signature scheme per host: RFC 9421 first on a host we have not talked to, draft-cavage on
-  a 4xx answer to it; the answer is remembered in `hosts.accepts_rfc9421`.
-- Claims are leases: a killed worker's rows come back when the lease ends. A crash between a
-  2xx and recording it may send that row once more; receivers dedupe by activity id.
+Rows of `deliveries` are written in the transaction that made their activity; this module
+sends them. What an answer leads to:
+
+- 2xx: delivered.
+- 5xx, 408, 429, timeouts and connection errors: retried after an exponential backoff with
+  jitter (30 s doubling to 6 h), or after Retry-After when that is longer. A failure after
+  `max_age` (two days and an hour) gives up instead.
+- any other answer (400, 401 to both signature schemes, 403, 404, 410, 422, redirects):
+  given up at once; so are rows we can never send (no signing key, an address the guarded
+  client refuses).
+
+Hosts, as remembered in `hosts`:
+
+- Signature scheme: RFC 9421 first to a host we have not talked to; a 4xx other than 429 is
+  retried at once with draft-cavage (Mastodon answers 401 to RFC 9421), and when that changes
+  the answer the host is marked `accepts_rfc9421=False`. A 2xx to RFC 9421 marks it True; a
+  host marked True that answers 401 is tried with cavage the same way (it may have changed).
+- Parking: after `PARK_AFTER_FAILURES` failures in a row a host is parked (5 min, doubling
+  to 6 h), and a Retry-After parks it until then. Parked hosts' rows are not claimed, so a
+  dead host cannot hold workers. When parking ends the worker sends that host one request
+  at a time until one gets an answer; when the host contacts us, `unpark_host` resumes it at
+  once. Rows of a host that is parked again are given up once older than `max_age`.
+
+Claims are leases (`claimed_until`): a killed worker's rows come back when the lease ends,
+and a worker records an outcome only while its claim still stands. A row is marked delivered
+in its own small transaction right after the 2xx, so a crash between the two may send that
+row once more after a restart: delivery is at least once, and receivers dedupe by activity id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import or_, select, update
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from sqlalchemy import ColumnElement, Update, or_, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from actors.errors import KeyUnavailable
 from actors.keys import KeyRing
-from federation.fetch import parse_retry_after
+from federation.fetch import AddressRefused, parse_retry_after
 from federation.httpsig import sign_cavage, sign_rfc9421
+from federation.vocab import ACTIVITY_JSON
 from storage.engine import Database
 from storage.tables import Actor, Delivery, Host, LocalKey
 
 log = logging.getLogger("rounds.delivery")
 
-BACKOFF_BASE = 30.0
-BACKOFF_CAP = 6 * 3600.0
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=6)
+RETRY_AFTER_CAP = timedelta(hours=6)
 PARK_AFTER_FAILURES = 5
 PARK_BASE = timedelta(minutes=5)
 PARK_CAP = timedelta(hours=6)
+LEASE = timedelta(minutes=5)
+# The client's timeouts bound each read; this bounds a whole request against a peer that trickles.
+SEND_DEADLINE = 60.0
+IDLE_WAIT = 1.0
+# A busy host's row is rewritten at most this often while all goes well (it is one hot row).
+SUCCESS_STAMP_INTERVAL = timedelta(minutes=1)
+EXCERPT_BYTES = 200
+RETRYABLE_STATUSES = frozenset({408, 429})
 
 
-def backoff(attempts: int) -> float:
-    """Seconds before retry number `attempts` (1-based): exponential, capped, with full jitter."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1))
-    return random.uniform(ceiling / 2, ceiling)
+def retry_delay(attempt: int) -> timedelta:
+    """How long to wait after failed attempt number `attempt` (1-based).
+
+    Exponential and capped, with "equal jitter": half the step is fixed and half random, which
+    spreads a crowd of retries while never coming back to a failing host sooner than half a step.
+    """
+    step = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt - 1, 20))
+    return step / 2 + step / 2 * random.random()
+
+
+def park_interval(consecutive_failures: int) -> timedelta:
+    return min(PARK_CAP, PARK_BASE * 2 ** min(consecutive_failures - PARK_AFTER_FAILURES, 20))
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now)
+
+
+def _update(model: type[SQLModel]) -> Update:
+    # These statements touch no objects held in a session: nothing to synchronise.
+    return update(model).execution_options(synchronize_session=False)
 
 
 async def claim_due(database: Database, *, limit: int, now: datetime, lease: timedelta) -> list[Delivery]:
-    """Claim up to `limit` due rows of unparked hosts; several workers never get the same row."""
+    """Claim up to `limit` due rows of hosts not parked, until `now + lease`.
+
+    One statement. On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so workers in
+    several processes each get different rows without waiting for one another; SQLite runs one
+    writer at a time. The pick is materialised so it runs once even if the planner would rescan it.
+    """
+    if limit <= 0:
+        return []
     parked = select(Host.host).where(Host.parked_until > now)
     due = (
         select(Delivery.id)
-        .where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
-               or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now),
+        .where(Delivery.state == "pending", Delivery.next_attempt_at <= now, _claimable(now),
                Delivery.host.not_in(parked))
         .order_by(Delivery.next_attempt_at)
         .limit(limit)
+        .with_for_update(of=Delivery, skip_locked=True)  # rendered on PostgreSQL only
+        .cte("due")
+        .prefix_with("MATERIALIZED")
     )
-    if not database.is_sqlite:
-        due = due.with_for_update(skip_locked=True)
-    statement = (
-        update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()),
-               or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now))
-        .values(claimed_until=now + lease)
-        .returning(Delivery)
-    )
+    claim = (_update(Delivery).where(Delivery.id.in_(select(due.c.id)))
+             .values(claimed_until=now + lease).returning(Delivery))
     async with database.transaction() as session:
-        rows = (await session.execute(statement)).scalars().all()
-    return list(rows)
+        return list((await session.execute(claim)).scalars().all())
 
 
-async def unpark_host(database: Database, host: str) -> None:
-    """The host contacted us: it is alive, so make its waiting deliveries due now."""
-    now = datetime.now(UTC)
+async def unpark_host(database: Database, host: str, *, now: datetime | None = None) -> bool:
+    """`host` contacted us, so it is up: clear its parking and failures, make its waiting rows due.
+
+    Called for every inbound activity, so it reads first and writes only when there is
+    something to undo. Returns whether it did.
+    """
+    now = now or datetime.now(UTC)
+    async with database.session() as session:
+        known = await session.get(Host, host)
+    if known is None or (known.parked_until is None and known.consecutive_failures == 0):
+        return False
     async with database.transaction() as session:
-        result = await session.execute(
-            update(Host).where(Host.host == host, Host.parked_until.is_not(None))
-            .values(parked_until=None, consecutive_failures=0))
-        if result.rowcount:
-            await session.execute(
-                update(Delivery).where(Delivery.host == host, Delivery.state == "pending")
-                .values(next_attempt_at=now))
+        # Host first, then its deliveries: the order every writer here takes them in.
+        await session.execute(_update(Host).where(Host.host == host)
+                              .values(parked_until=None, consecutive_failures=0))
+        await session.execute(
+            _update(Delivery)
+            .where(Delivery.host == host, Delivery.state == "pending", Delivery.next_attempt_at > now)
+            .values(next_attempt_at=now))
+    return True
+
+
+class Verdict(enum.Enum):
+    DELIVERED = "delivered"  # 2xx
+    REFUSED = "refused"  # the host answered and will not take it: give up
+    UNAVAILABLE = "unavailable"  # no usable answer now: retry, and count it against the host
+    LOCAL_RETRY = "local retry"  # our side failed for now (a key we cannot open): retry
+    UNSENDABLE = "unsendable"  # can never be sent from here: give up, the host is not to blame
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt at a row came to."""
+
+    verdict: Verdict
+    detail: str = ""  # for `last_error`
+    retry_after: timedelta | None = None
+    accepts_rfc9421: bool | None = None  # what the attempt taught us about the host, if anything
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    retry_after: str | None
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class _Signer:
+    key_id: str
+    private_key: PrivateKeyTypes
+
+
+class _HostGate:
+    """This process's traffic to one host: its share of the concurrency, and one probe at a time."""
+
+    def __init__(self, limit: int) -> None:
+        self.slots = asyncio.Semaphore(limit)
+        self.probe = asyncio.Lock()
+        self.users = 0
+
+
+def _refusal(status: int) -> bool:
+    return not 200 <= status < 300 and status < 500 and status not in RETRYABLE_STATUSES
+
+
+def _parked(host: Host | None, now: datetime) -> bool:
+    return host is not None and host.parked_until is not None and host.parked_until > now
+
+
+def _failing(host: Host | None) -> bool:
+    return host is not None and host.consecutive_failures >= PARK_AFTER_FAILURES
+
+
+def _address_refused(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, AddressRefused):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def _excerpt(response: httpx.Response) -> str:
+    """The start of an error answer, on one printable line, for admins reading `last_error`."""
+    data = b""
+    async for chunk in response.aiter_raw():
+        data += chunk
+        if len(data) >= EXCERPT_BYTES:
+            break
+    text = data[:EXCERPT_BYTES].decode("utf-8", "replace")
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 class DeliveryWorker:
+    """Sends claimed deliveries through `client` (the guarded client; its timeouts apply)."""
+
     def __init__(self, database: Database, keyring: KeyRing, client: httpx.AsyncClient, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), per_host_limit: int = 4,
                  concurrency: int = 64, batch: int = 200, max_age: timedelta = timedelta(days=2, hours=1),
-                 lease: timedelta = timedelta(minutes=5)) -> None:
+                 lease: timedelta = LEASE) -> None:
         self._database = database
         self._keyring = keyring
         self._client = client
         self._clock = clock
         self._per_host_limit = per_host_limit
-        self._concurrency = asyncio.Semaphore(concurrency)
-        self._host_limits: dict[str, asyncio.Semaphore] = {}
+        self._slots = asyncio.Semaphore(concurrency)
         self._batch = batch
         self._max_age = max_age
         self._lease = lease
-        self._signers: dict[int, str] = {}
+        self._gates: dict[str, _HostGate] = {}
+        self._signers: dict[int, _Signer] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def notify(self) -> None:
+        """New deliveries were committed: claim now rather than at the next poll."""
         self._wake.set()
 
     async def run_once(self) -> int:
+        """Claim one batch and settle it; returns how many rows were attempted (not handed back)."""
         rows = await claim_due(self._database, limit=self._batch, now=self._clock(), lease=self._lease)
-        if rows:
-            await asyncio.gather(*(self._deliver(row) for row in rows))
-        return len(rows)
+        return sum(await asyncio.gather(*(self._deliver(row) for row in rows)))
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        """Deliver until `stop` is set, keeping up to `batch` rows in flight.
+
+        Rows are claimed again as soon as a quarter of the batch has finished, so a slow host
+        holds only its own rows, never the next claim. When nothing is due, waits up to
+        `IDLE_WAIT` or until `notify()`. On stop, rows not yet sent are handed back.
+        """
+        in_flight: set[asyncio.Task[bool]] = set()
+        refill_at = max(1, self._batch // 4)
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                room = self._batch - len(in_flight)
+                full = room < refill_at
+                if not full:
+                    rows = await self._claim(room)
+                    in_flight.update(asyncio.create_task(self._deliver(row)) for row in rows)
+                    full = len(rows) == room  # more may be due: claim again as soon as there is room
+                await self._pause(stop, in_flight if full else set())
+                in_flight = {task for task in in_flight if not task.done()}
+        finally:
+            self._stopping = True
             try:
-                worked = await self.run_once()
-            except Exception:
-                log.exception("delivery pass failed; retrying")
-                worked = 0
-            if worked:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
+                await asyncio.gather(*in_flight)
+            finally:
+                self._stopping = False
 
-    async def _signer(self, signer_id: int):
+    async def _claim(self, limit: int) -> list[Delivery]:
+        try:
+            return await claim_due(self._database, limit=limit, now=self._clock(), lease=self._lease)
+        except Exception:
+            log.exception("claiming deliveries failed; trying again shortly")
+            return []
+
+    async def _pause(self, stop: asyncio.Event, busy: set[asyncio.Task[bool]]) -> None:
+        waiters = {asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())}
+        try:
+            await asyncio.wait(waiters | busy, timeout=IDLE_WAIT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    # --- one row ----------------------------------------------------------------------------
+
+    async def _deliver(self, row: Delivery) -> bool:
+        """Send one claimed row and record what came of it; False when it was handed back unsent."""
+        try:
+            async with self._host_gate(row.host) as gate:
+                host = await self._host_state(row.host)
+                if _failing(host):
+                    # Just out of parking: one request at a time until the host answers again.
+                    async with gate.probe:
+                        host = await self._host_state(row.host)
+                        if _failing(host):
+                            return await self._attempt(row, host)
+                return await self._attempt(row, host)
+        except Exception:
+            log.exception("delivery %s to %s failed; retried when its claim ends", row.id, row.inbox_uri)
+            return False
+
+    @asynccontextmanager
+    async def _host_gate(self, host: str) -> AsyncIterator[_HostGate]:
+        gate = self._gates.setdefault(host, _HostGate(self._per_host_limit))
+        gate.users += 1
+        try:
+            async with gate.slots:
+                yield gate
+        finally:
+            gate.users -= 1
+            if not gate.users:
+                del self._gates[host]
+
+    async def _host_state(self, host: str) -> Host | None:
         async with self._database.session() as session:
-            key_id = self._signers.get(signer_id)
-            if key_id is None:
-                actor = await session.get(Actor, signer_id)
-                assert actor is not None and actor.key_id
-                key_id = self._signers[signer_id] = actor.key_id
-            sealed = await session.get(LocalKey, signer_id)
-        assert sealed is not None
-        return key_id, self._keyring.open(signer_id, sealed.private_key_encrypted)
+            return await session.get(Host, host)
 
-    async def _accepts_rfc9421(self, host: str) -> bool | None:
-        async with self._database.session() as session:
-            known = await session.get(Host, host)
-        return None if known is None else known.accepts_rfc9421
+    async def _attempt(self, row: Delivery, host: Host | None) -> bool:
+        async with self._slots:  # taken after the host's slot: rows waiting for their host hold none
+            now = self._clock()
+            assert row.claimed_until is not None
+            if now >= row.claimed_until:
+                return False  # the lease ran out while waiting: the row may be another worker's now
+            # `host` was read after taking the host's slot: at most `per_host_limit - 1` requests
+            # may still go out after another one parked the host.
+            if self._stopping or _parked(host, now):
+                await self._hand_back(row)
+                return False
+            outcome = await self._send(row, host.accepts_rfc9421 if host else None)
+            await self._record(row, outcome, host_known=host is not None)
+            return True
 
-    async def _post(self, row: Delivery, key_id: str, private_key, rfc9421: bool) -> httpx.Response:
+    async def _signer(self, actor_id: int) -> _Signer | None:
+        signer = self._signers.get(actor_id)
+        if signer is None:
+            async with self._database.session() as session:
+                found = (await session.exec(
+                    select(Actor.key_id, LocalKey.private_key_encrypted)
+                    .join(LocalKey, LocalKey.actor_id == Actor.id).where(Actor.id == actor_id))).first()
+            if found is None or not found[0]:
+                return None
+            key_id, sealed = found
+            signer = self._signers[actor_id] = _Signer(key_id, self._keyring.open(actor_id, sealed))
+        return signer
+
+    async def _send(self, row: Delivery, accepts_rfc9421: bool | None) -> Outcome:
+        try:
+            signer = await self._signer(row.signer_id)
+        except KeyUnavailable as error:
+            return Outcome(Verdict.LOCAL_RETRY, str(error))
+        if signer is None:
+            return Outcome(Verdict.UNSENDABLE, f"actor {row.signer_id} has no key to sign with")
         body = row.body.encode("utf-8")
+        try:
+            if accepts_rfc9421 is False:
+                return self._outcome(await self._post(row, body, signer, rfc9421=False))
+            first = await self._post(row, body, signer, rfc9421=True)
+            # A host that took RFC 9421 before gets cavage again only on a 401: it may have changed software.
+            if _refusal(first.status) and (accepts_rfc9421 is None or first.status == 401):
+                second = await self._post(row, body, signer, rfc9421=False)
+                # Only the scheme changed: a different answer means the scheme mattered.
+                return self._outcome(second, learned=False if second.status != first.status else None)
+            learned = True if accepts_rfc9421 is None and 200 <= first.status < 300 else None
+            return self._outcome(first, learned=learned)
+        except (httpx.TimeoutException, TimeoutError):
+            return Outcome(Verdict.UNAVAILABLE, "no answer in time")
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+            return Outcome(Verdict.UNSENDABLE, f"cannot send to this inbox: {error}")
+        except httpx.TransportError as error:
+            if _address_refused(error):
+                return Outcome(Verdict.UNSENDABLE, f"the inbox address is refused: {error}")
+            return Outcome(Verdict.UNAVAILABLE, f"connection failed: {type(error).__name__} {error}".strip())
+        except ValueError as error:  # the signers refuse what cannot be written into a header
+            return Outcome(Verdict.UNSENDABLE, f"cannot sign this request: {error}")
+
+    async def _post(self, row: Delivery, body: bytes, signer: _Signer, *, rfc9421: bool) -> _Answer:
         sign = sign_rfc9421 if rfc9421 else sign_cavage
-        headers = sign(method="POST", url=row.inbox_uri, body=body, key_id=key_id, private_key=private_key,
-                       now=self._clock())
-        headers.update({"Content-Type": "application/activity+json", "Accept": "application/activity+json"})
-        return await self._client.post(row.inbox_uri, content=body, headers=headers)
+        headers = {"Content-Type": ACTIVITY_JSON, "Accept": ACTIVITY_JSON}
+        headers.update(sign(method="POST", url=row.inbox_uri, body=body, key_id=signer.key_id,
+                            private_key=signer.private_key, now=self._clock()))
+        # Streamed: the answer's body is never read whole, only the start of an error's.
+        async with (asyncio.timeout(SEND_DEADLINE),
+                    self._client.stream("POST", row.inbox_uri, content=body, headers=headers) as response):
+            excerpt = "" if response.is_success else await _excerpt(response)
+            return _Answer(response.status_code, response.headers.get("retry-after"), excerpt)
 
-    async def _deliver(self, row: Delivery) -> None:
-        limit = self._host_limits.setdefault(row.host, asyncio.Semaphore(self._per_host_limit))
-        async with self._concurrency, limit:
-            scheme_learned: bool | None = None
-            try:
-                key_id, private_key = await self._signer(row.signer_id)
-                accepts = await self._accepts_rfc9421(row.host)
-                response = await self._post(row, key_id, private_key, rfc9421=accepts is not False)
-                if accepts is None:
-                    if 400 <= response.status_code < 500 and response.status_code != 429:
-                        scheme_learned = False
-                        response = await self._post(row, key_id, private_key, rfc9421=False)
-                    elif response.is_success:
-                        scheme_learned = True
-                error = None
-                retry_after = parse_retry_after(response.headers.get("retry-after"), now=self._clock().timestamp())
-                status = response.status_code
-            except httpx.TransportError as exc:
-                error, retry_after, status = f"{type(exc).__name__}: {exc}", None, None
-            except Exception as exc:  # a bug must not lose the row: it is retried later
-                log.exception("delivery %s failed", row.id)
-                error, retry_after, status = f"{type(exc).__name__}: {exc}", None, None
-            await self._record(row, status, error, retry_after, scheme_learned)
+    def _outcome(self, answer: _Answer, *, learned: bool | None = None) -> Outcome:
+        if 200 <= answer.status < 300:
+            return Outcome(Verdict.DELIVERED, accepts_rfc9421=learned)
+        detail = f"answered {answer.status}" + (f": {answer.excerpt}" if answer.excerpt else "")
+        if _refusal(answer.status):
+            return Outcome(Verdict.REFUSED, detail, accepts_rfc9421=learned)
+        seconds = parse_retry_after(answer.retry_after, now=self._clock().timestamp())
+        retry_after = min(RETRY_AFTER_CAP, timedelta(seconds=seconds)) if seconds else None
+        return Outcome(Verdict.UNAVAILABLE, detail, retry_after=retry_after, accepts_rfc9421=learned)
 
-    async def _record(self, row: Delivery, status: int | None, error: str | None, retry_after: float | None,
-                      scheme_learned: bool | None) -> None:
-        now = self._clock()
-        delivered = status is not None and 200 <= status < 300
-        retryable = status is None or status == 429 or status >= 500
-        values: dict = {"claimed_until": None, "attempts": row.attempts + 1}
-        if delivered:
-            values.update(state="delivered", delivered_at=now, last_error="")
-        elif not retryable:
-            values.update(state="gave_up", last_error=f"answered {status}")
-        elif now - row.created_at > self._max_age:
-            values.update(state="gave_up", last_error=f"gave up after {self._max_age}: {error or status}")
-        else:
-            delay = max(backoff(row.attempts + 1), retry_after or 0.0)
-            values.update(next_attempt_at=now + timedelta(seconds=delay), last_error=error or f"answered {status}")
+    # --- recording --------------------------------------------------------------------------
+
+    async def _hand_back(self, row: Delivery) -> None:
         async with self._database.transaction() as session:
-            await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
-            await self._record_host(session, row.host, now, healthy=delivered or not retryable,
-                                    scheme_learned=scheme_learned)
+            await session.execute(_update(Delivery)
+                                  .where(Delivery.id == row.id, Delivery.claimed_until == row.claimed_until)
+                                  .values(claimed_until=None))
 
-    async def _record_host(self, session, host: str, now: datetime, *, healthy: bool,
-                           scheme_learned: bool | None) -> None:
-        insert = sqlite_insert if self._database.is_sqlite else postgresql_insert
-        await session.execute(insert(Host).values(host=host, consecutive_failures=0)
-                              .on_conflict_do_nothing(index_elements=["host"]))
-        known = (await session.execute(select(Host).where(Host.host == host).with_for_update())).scalar_one()
-        if scheme_learned is not None:
-            known.accepts_rfc9421 = scheme_learned
-        if healthy:
-            known.consecutive_failures = 0
-            known.parked_until = None
-            known.last_success_at = now
+    async def _record(self, row: Delivery, outcome: Outcome, *, host_known: bool) -> None:
+        """Record the row's outcome and the host's, in one small transaction (host first, then row)."""
+        now = self._clock()
+        async with self._database.transaction() as session:
+            if outcome.verdict not in (Verdict.LOCAL_RETRY, Verdict.UNSENDABLE):
+                if not host_known:
+                    insert = sqlite_insert if self._database.is_sqlite else postgresql_insert
+                    await session.execute(insert(Host).values(host=row.host, consecutive_failures=0)
+                                          .on_conflict_do_nothing(index_elements=["host"]))
+                await self._record_host(session, row.host, outcome, now)
+            # A success is recorded whatever became of the claim; anything else only while our claim
+            # stands, so a worker whose lease ran out cannot overwrite the next worker's claim.
+            delivered = outcome.verdict is Verdict.DELIVERED
+            ours = true() if delivered else Delivery.claimed_until == row.claimed_until
+            await session.execute(_update(Delivery).where(Delivery.id == row.id, ours)
+                                  .values(**self._row_changes(row, outcome, now)))
+
+    def _row_changes(self, row: Delivery, outcome: Outcome, now: datetime) -> dict[str, object]:
+        changes: dict[str, object] = {"claimed_until": None, "attempts": row.attempts + 1}
+        if outcome.verdict is Verdict.DELIVERED:
+            changes.update(state="delivered", delivered_at=now, last_error="")
+        elif outcome.verdict in (Verdict.REFUSED, Verdict.UNSENDABLE):
+            changes.update(state="gave_up", last_error=outcome.detail)
+        elif now - row.created_at >= self._max_age:
+            changes.update(state="gave_up", last_error=f"gave up after {self._max_age}: {outcome.detail}")
         else:
-            known.consecutive_failures += 1
-            known.last_failure_at = now
-            if known.consecutive_failures >= PARK_AFTER_FAILURES:
-                steps = known.consecutive_failures - PARK_AFTER_FAILURES
-                known.parked_until = now + min(PARK_CAP, PARK_BASE * 2 ** min(steps, 10))
-        session.add(known)
+            delay = max(retry_delay(row.attempts + 1), outcome.retry_after or timedelta())
+            changes.update(next_attempt_at=now + delay, last_error=outcome.detail)
+        return changes
 
+    async def _record_host(self, session: AsyncSession, host: str, outcome: Outcome, now: datetime) -> None:
+        if outcome.accepts_rfc9421 is not None:
+            await session.execute(_update(Host).where(Host.host == host)
+                                  .values(accepts_rfc9421=outcome.accepts_rfc9421))
+        if outcome.verdict is Verdict.UNAVAILABLE:
+            await self._count_failure(session, host, outcome, now)
+            return
+        # The host answered: it is up. A success also stamps it, at most once a minute.
+        changed = or_(Host.consecutive_failures != 0, Host.parked_until.is_not(None))
+        values: dict[str, object] = {"consecutive_failures": 0, "parked_until": None}
+        if outcome.verdict is Verdict.DELIVERED:
+            changed = or_(changed, Host.last_success_at.is_(None),
+                          Host.last_success_at < now - SUCCESS_STAMP_INTERVAL)
+            values["last_success_at"] = now
+        await session.execute(_update(Host).where(Host.host == host, changed).values(**values))
 
-
+    async def _count_failure(self, session: AsyncSession, host: str, outcome: Outcome, now: datetime) -> None:
+        # Failures of requests sent before the host was parked do not count again.
+        counted = (await session.execute(
+            _update(Host).where(Host.host == host, or_(Host.parked_until.is_(None), Host.parked_until <= now))
+            .values(consecutive_failures=Host.consecutive_failures + 1, last_failure_at=now)
+            .returning(Host.consecutive_failures))).scalar_one_or_none()
+        until = None
+        if counted is not None and counted >= PARK_AFTER_FAILURES:
+            until = now + park_interval(counted)
+            log.info("host %s parked until %s after %d failures", host, until.isoformat(), counted)
+            # A host that stays down does not keep its rows forever (checklist R5).
+            await session.execute(
+                _update(Delivery)
+                .where(Delivery.host == host, Delivery.state == "pending",
+                       Delivery.created_at <= now - self._max_age, _claimable(now))
+                .values(state="gave_up", claimed_until=None,
+                        last_error=f"gave up after {self._max_age}: {host} is parked ({outcome.detail})"))
+        if outcome.retry_after:  # the host said when to come back: all its rows wait, not only this one
+            until = max(until or now, now + outcome.retry_after)
+        if until is not None:
+            later = or_(Host.parked_until.is_(None), Host.parked_until < until)
+            await session.execute(_update(Host).where(Host.host == host, later).values(parked_until=until))

@@ -36,7 +36,8 @@ async def receive(request: Request) -> Response:
     if not verdict.duplicate:
         federation.inbox_worker.notify()
         # A host that contacts us is alive again: resume deliveries parked for it.
-        await unpark_host(ctx.database, host_of(verdict.activity_id))
+        if await unpark_host(ctx.database, host_of(verdict.activity_id), now=federation.clock()):
+            federation.delivery_worker.notify()
     return Response(status_code=202)
 
 

@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.urls import LocalUrls
+from federation.documents import DocumentError, host_of
 from moderation.policy import DomainPolicy
 from outbox.documents import NEVER_FEDERATED, activity, addressing, note_document
 from storage.ids import new_id
@@ -71,7 +71,11 @@ class Outbox:
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
         count = 0
         for inbox in sorted({inbox for inbox in inboxes if inbox}):
-            host = urlsplit(inbox).netloc.lower()
+            try:
+                # The same host key the inbox uses when that host contacts us (unpark_host).
+                host = host_of(inbox)
+            except DocumentError:
+                continue  # not an http(s) inbox: nothing can be delivered there
             if not self.policy.allows(host) or host == self.urls.domain:
                 continue
             session.add(Delivery(activity_uri=document["id"], inbox_uri=inbox, host=host,

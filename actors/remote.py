@@ -111,6 +111,18 @@ class RemoteActors:
                 continue
         raise ActorUnavailable(document.uri, "could not be stored")
 
+    def apply_update(self, actor: Actor, document: RemoteActorDocument) -> None:
+        """An actor's own `Update` of itself (signature checked by the inbox): take the new profile.
+
+        A key announced this way replaces the old one at once, in memory too, so the old key
+        stops verifying in this process.
+        """
+        if actor.uri != document.uri:
+            raise ValueError("an actor can only update itself")
+        if actor.key_id:
+            self._keys.pop(actor.key_id, None)
+        _apply(actor, document, self._clock())
+
     # --- keys -----------------------------------------------------------------------------
 
     async def key(self, key_id: str) -> ActorKey:

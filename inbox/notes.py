@@ -17,7 +17,7 @@ from federation.documents import (
     type_of,
 )
 from inbox.context import Activity, HandlerContext, Ignore
-from storage.tables import Actor, Follow, MediaAttachment, Mention, Status, StatusTag, Tombstone
+from storage.tables import Actor, Favourite, Follow, MediaAttachment, Mention, Status, StatusTag, Tombstone
 
 
 def _note_of(activity: Activity, actor: Actor, h: HandlerContext) -> NoteDocument:
@@ -84,11 +84,8 @@ async def on_create(session: AsyncSession, h: HandlerContext, activity: Activity
 async def on_update(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
     obj = activity.get("object")
     if isinstance(obj, dict) and obj.get("id") == actor.uri:
-        document = parse_actor(obj)  # the actor updating itself; origin checked by the signature
-        actor.display_name, actor.summary = document.display_name, document.summary
-        actor.locked, actor.url = document.locked, document.url
-        actor.discoverable, actor.indexable = document.discoverable, document.indexable
-        actor.updated_at = h.clock()
+        # The actor updating itself; the signature proved who sent it.
+        h.actors.apply_update(actor, parse_actor(obj))
         session.add(actor)
         return "profile updated"
     note = _note_of(activity, actor, h)
@@ -114,6 +111,7 @@ async def on_delete(session: AsyncSession, h: HandlerContext, activity: Activity
                            .values(deleted_at=now, content="", summary=""))
         await session.exec(delete(Follow).where(  # type: ignore[call-overload]
             (Follow.follower_id == actor.id) | (Follow.followee_id == actor.id)))
+        await session.exec(delete(Favourite).where(Favourite.actor_id == actor.id))  # type: ignore[call-overload]
         return "account removed"
     if await session.get(Tombstone, target) is None:
         session.add(Tombstone(uri=target, actor_uri=actor.uri))

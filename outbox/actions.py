@@ -15,6 +15,7 @@ from sqlalchemy import delete
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from actors.documents import actor_document
 from actors.urls import LocalUrls
 from federation.documents import DocumentError, host_of
 from moderation.policy import DomainPolicy
@@ -284,6 +285,21 @@ class Outbox:
         await self.enqueue(session, announce, actor, inboxes)
         return boost
 
+    async def unboost(self, session: AsyncSession, actor: Actor, status: Status, author: Actor) -> bool:
+        found = await session.exec(select(Status).where(
+            Status.actor_id == actor.id, Status.reblog_of_id == status.id, Status.deleted_at.is_(None)))  # type: ignore[union-attr]
+        boost = found.first()
+        if boost is None:
+            return False
+        boost.deleted_at = utcnow()
+        session.add(boost)
+        announce = activity("Announce", boost.uri, actor, status.uri)
+        announce.pop("@context")
+        undo = activity("Undo", self._activity_id(actor, "undo"), actor, announce)
+        inboxes = await self.follower_inboxes(session, actor) | {self.inbox_of(author)}
+        await self.enqueue(session, undo, actor, inboxes)
+        return True
+
     # --- blocks ---------------------------------------------------------------------------
 
     async def block(self, session: AsyncSession, actor: Actor, target: Actor) -> Block:
@@ -299,3 +315,38 @@ class Outbox:
         await session.flush()
         await self.enqueue(session, activity("Block", block.uri, actor, target.uri), actor, [self.inbox_of(target)])
         return block
+
+    async def unblock(self, session: AsyncSession, actor: Actor, target: Actor) -> bool:
+        found = await session.exec(select(Block).where(Block.actor_id == actor.id, Block.target_id == target.id))
+        block = found.first()
+        if block is None:
+            return False
+        await session.delete(block)
+        block_document = activity("Block", block.uri, actor, target.uri)
+        block_document.pop("@context")
+        undo = activity("Undo", self._activity_id(actor, "undo"), actor, block_document)
+        await self.enqueue(session, undo, actor, [self.inbox_of(target)])
+        return True
+
+    # --- profile --------------------------------------------------------------------------
+
+    async def update_profile(self, session: AsyncSession, actor: Actor) -> None:
+        """Tell followers' and followees' servers that the profile (or its key) changed."""
+        actor.updated_at = utcnow()
+        session.add(actor)
+        await session.flush()
+        person = actor_document(actor)
+        person.pop("@context")
+        update = activity("Update", self._activity_id(actor, "updates"), actor, person,
+                          to=["https://www.w3.org/ns/activitystreams#Public"],
+                          cc=[actor.followers_uri] if actor.followers_uri else [])
+        await self.enqueue(session, update, actor, await self.known_inboxes(session, actor))
+
+    async def known_inboxes(self, session: AsyncSession, actor: Actor) -> set[str]:
+        """Servers that keep a copy of this actor: those of its followers and of whom it follows."""
+        rows = await session.exec(
+            select(Actor.shared_inbox_uri, Actor.inbox_uri)
+            .join(Follow, (Follow.follower_id == Actor.id) | (Follow.followee_id == Actor.id))
+            .where((Follow.followee_id == actor.id) | (Follow.follower_id == actor.id),
+                   Actor.id != actor.id, Actor.domain.is_not(None)))  # type: ignore[union-attr]
+        return {shared or personal for shared, personal in rows.all()}

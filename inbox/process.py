@@ -2,7 +2,9 @@
 
 One transaction per activity holds the handler's effects and the item's new state, so an
 activity is applied exactly once even if a worker dies half-way (its claim expires and
-another worker starts over from a clean slate).
+another worker starts over from a clean slate). That transaction first locks the item and
+checks it is still pending, so two workers that both hold it (a lease that ran out) cannot
+both apply it.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ UNDO_HANDLERS: dict[str, UndoHandler] = {
     "Block": follows.undo_block,
 }
 MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(seconds=30)  # a killed worker's items come back this soon
 
 
 async def on_undo(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
@@ -91,6 +93,13 @@ async def apply(session: AsyncSession, h: HandlerContext, item: InboxItem) -> tu
         return "ignored", f"refused: {error}"
 
 
+async def _pending(session: AsyncSession, item_id: int) -> InboxItem | None:
+    """The item, locked until the transaction ends (on PostgreSQL), if it still waits to be applied."""
+    found = await session.exec(select(InboxItem).where(InboxItem.id == item_id, InboxItem.state == "pending")
+                               .with_for_update())
+    return found.first()
+
+
 class InboxWorker:
     def __init__(self, database: Database, handler_context: HandlerContext, *, batch: int = 50) -> None:
         self._database = database
@@ -129,8 +138,9 @@ class InboxWorker:
     async def _process(self, item_id: int) -> None:
         try:
             async with self._database.transaction() as session:
-                item = await session.get(InboxItem, item_id)
-                assert item is not None
+                item = await _pending(session, item_id)
+                if item is None:
+                    return  # another worker settled it
                 state, outcome = await apply(session, self._h, item)
                 item.state, item.outcome = state, outcome[:1000]
                 item.attempts += 1
@@ -143,8 +153,9 @@ class InboxWorker:
             log.exception("inbox item %s failed", item_id)
             outcome, give_up = f"error: {type(error).__name__}: {error}", True
         async with self._database.transaction() as session:
-            item = await session.get(InboxItem, item_id)
-            assert item is not None
+            item = await _pending(session, item_id)
+            if item is None:
+                return
             item.attempts += 1
             item.outcome = outcome[:1000]
             if give_up or item.attempts >= MAX_ATTEMPTS:

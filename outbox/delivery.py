@@ -23,8 +23,9 @@ Hosts, as remembered in `hosts`:
   at a time until one gets an answer; when the host contacts us, `unpark_host` resumes it at
   once. Rows of a host that is parked again are given up once older than `max_age`.
 
-Claims are leases (`claimed_until`): a killed worker's rows come back when the lease ends,
-and a worker records an outcome only while its claim still stands. A row is marked delivered
+Claims are leases (`claimed_until`, 30 s, renewed every 10 s while `run()` holds the rows):
+a killed worker's rows come back within half a minute, and a worker records an outcome only
+while its claim still stands. A row is marked delivered
 in its own small transaction right after the 2xx, so a crash between the two may send that
 row once more after a restart: delivery is at least once, and receivers dedupe by activity id.
 """
@@ -64,7 +65,8 @@ RETRY_AFTER_CAP = timedelta(hours=6)
 PARK_AFTER_FAILURES = 5
 PARK_BASE = timedelta(minutes=5)
 PARK_CAP = timedelta(hours=6)
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(seconds=30)
+RENEW_EVERY = LEASE / 3
 # The client's timeouts bound each read; this bounds a whole request against a peer that trickles.
 SEND_DEADLINE = 60.0
 IDLE_WAIT = 1.0
@@ -234,6 +236,7 @@ class DeliveryWorker:
         self._max_age = max_age
         self._lease = lease
         self._gates: dict[str, _HostGate] = {}
+        self._held: dict[int, Delivery] = {}  # claimed by run() and not yet settled
         self._signers: dict[int, _Signer] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -256,6 +259,7 @@ class DeliveryWorker:
         """
         in_flight: set[asyncio.Task[bool]] = set()
         refill_at = max(1, self._batch // 4)
+        renewed_at = self._clock()
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -263,10 +267,13 @@ class DeliveryWorker:
                 full = room < refill_at
                 if not full:
                     rows = await self._claim(room)
-                    in_flight.update(asyncio.create_task(self._deliver(row)) for row in rows)
+                    in_flight.update(asyncio.create_task(self._deliver_held(row)) for row in rows)
                     full = len(rows) == room  # more may be due: claim again as soon as there is room
                 await self._pause(stop, in_flight if full else set())
                 in_flight = {task for task in in_flight if not task.done()}
+                if self._clock() - renewed_at >= RENEW_EVERY:
+                    await self._renew()
+                    renewed_at = self._clock()
         finally:
             self._stopping = True
             try:
@@ -280,6 +287,39 @@ class DeliveryWorker:
         except Exception:
             log.exception("claiming deliveries failed; trying again shortly")
             return []
+
+    async def _deliver_held(self, row: Delivery) -> bool:
+        self._held[row.id] = row
+        try:
+            return await self._deliver(row)
+        finally:
+            self._held.pop(row.id, None)
+
+    async def _renew(self) -> None:
+        """Extend the leases of the rows still held, so a long wait for a slow host keeps them ours.
+
+        Rows claimed together share one `claimed_until`; a row whose claim changed meanwhile (it
+        was settled, or the lease ran out and another worker took it) is left alone.
+        """
+        by_lease: dict[datetime, list[Delivery]] = {}
+        for row in self._held.values():
+            if row.claimed_until is not None:
+                by_lease.setdefault(row.claimed_until, []).append(row)
+        until = self._clock() + self._lease
+        for old, rows in by_lease.items():
+            try:
+                async with self._database.transaction() as session:
+                    kept = (await session.execute(
+                        _update(Delivery)
+                        .where(Delivery.id.in_([row.id for row in rows]), Delivery.claimed_until == old,
+                               Delivery.state == "pending")
+                        .values(claimed_until=until).returning(Delivery.id))).scalars().all()
+            except Exception:
+                log.exception("renewing delivery claims failed; trying again shortly")
+                return
+            for row in rows:
+                if row.id in kept and row.claimed_until == old:
+                    row.claimed_until = until
 
     async def _pause(self, stop: asyncio.Event, busy: set[asyncio.Task[bool]]) -> None:
         waiters = {asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())}

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from federation.keys import generate_rsa_key, public_key_pem
+from inbox.process import LEASE, InboxWorker
 from storage.tables import Actor, Delivery, Favourite, Follow, InboxItem, LocalKey, Status, Tombstone
 from tests.support.actions import (
     approve,
@@ -381,3 +382,29 @@ async def test_the_same_activity_delivered_twice_at_the_same_moment_has_one_effe
         items = (await session.exec(select(func.count()).select_from(InboxItem).where(
             InboxItem.activity_type == "Create"))).one()
     assert copies == 1 and items == 1
+
+
+async def test_a_worker_whose_claim_ran_out_does_not_apply_the_item_a_second_time(new_database_url):
+    ahead = [timedelta()]  # real time, moved forward when the test says so
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + ahead[0]
+
+    async with federation_of([MAYO, INOVA], new_database_url, clock=clock) as ((mayo, inova), drain):
+        await mayo.account("ann")
+        bo = await inova.account("dr_bo", role="staff")
+        await follow(mayo, "ann", bo.actor.uri)
+        await drain()
+        body = create_note(bo.actor.uri, f"{bo.actor.uri}/statuses/600")
+        assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", body) == 202
+        slow = mayo.federation.inbox_worker
+        fast = InboxWorker(mayo.ctx.database, slow._h)
+        [item_id] = await slow._claim(clock())  # the slow worker claims the item, then stalls
+        ahead[0] = LEASE + timedelta(seconds=1)
+        assert await fast.run_once() == 1  # the lease ran out: another worker applies it
+        await slow._process(item_id)  # the stalled worker wakes up and finds it settled
+        async with mayo.ctx.database.session() as session:
+            copies = (await session.exec(select(func.count()).select_from(Status).where(
+                Status.uri == f"{bo.actor.uri}/statuses/600"))).one()
+            item = await session.get(InboxItem, item_id)
+        assert copies == 1 and (item.state, item.attempts) == ("done", 1)

@@ -648,3 +648,27 @@ async def test_stopping_hands_back_rows_not_yet_sent(ctx, signer, receivers, new
     assert (first.state, first.attempts, first.last_error) == ("pending", 1, "no answer in time")
     assert (second.state, second.attempts, second.claimed_until) == ("pending", 0, None)
     assert len(receiver.arrivals) == 1
+
+
+async def test_run_renews_the_lease_of_rows_waiting_on_a_slow_host_so_no_other_worker_takes_them(
+        ctx, signer, receivers, new_worker, clock):
+    receiver = receivers[0]
+    worker = new_worker(timeout=30, per_host_limit=1)
+    stop = asyncio.Event()
+    rows = [await queue(ctx, signer, receiver, "/hold", clock) for _ in range(2)]
+    running = asyncio.create_task(worker.run(stop))
+    await receiver.until(lambda: receiver.open_requests == 1)
+    first_lease = (await load(ctx, rows[1])).claimed_until
+    # Past the original lease: the run loop (which wakes at least every second) renews it.
+    clock.advance(seconds=LEASE.total_seconds() - 1)
+    async with asyncio.timeout(10):
+        while (await load(ctx, rows[1])).claimed_until == first_lease:  # noqa: ASYNC110 (a row another task writes)
+            await asyncio.sleep(0.05)
+    clock.advance(seconds=2)
+    assert await claim_due(ctx.database, limit=10, now=clock(), lease=LEASE) == []  # still ours
+    receiver.let_go(2)
+    await receiver.until(lambda: len(receiver.arrivals) == 2 and receiver.open_requests == 0)
+    stop.set()
+    await asyncio.wait_for(running, timeout=10)
+    assert [(await load(ctx, row_id)).state for row_id in rows] == ["delivered", "delivered"]
+    assert len(receiver.arrivals) == 2

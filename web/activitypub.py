@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from typing import Any
+
 from sqlalchemy import func
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,7 +15,9 @@ from starlette.routing import Route
 
 from actors.accounts import find_local_actor
 from actors.documents import actor_document, ordered_collection, ordered_collection_page
-from storage.tables import Actor, Follow, Status
+from federation.vocab import PUBLIC
+from outbox.documents import activity, note_document
+from storage.tables import Actor, Follow, MediaAttachment, Mention, Status, StatusTag
 from web.context import context_of
 from web.negotiation import wants_activity_json
 from web.pages import profile_page
@@ -95,17 +101,59 @@ async def following(request: Request) -> Response:
 
 
 async def outbox(request: Request) -> Response:
+    """Public and unlisted posts (as `Create`) and boosts (as `Announce`), newest first."""
     person = await _local_actor_or_404(request)
     assert person.outbox_uri is not None
+    shown = (Status.actor_id == person.id, Status.visibility.in_(OUTBOX_VISIBILITIES),  # type: ignore[attr-defined]
+             Status.deleted_at.is_(None))  # type: ignore[union-attr]
+    page = _page_number(request)
     async with context_of(request).database.session() as session:
-        total = (await session.exec(
-            select(func.count()).select_from(Status).where(
-                Status.actor_id == person.id,
-                Status.visibility.in_(OUTBOX_VISIBILITIES),  # type: ignore[attr-defined]
-                Status.deleted_at.is_(None),  # type: ignore[union-attr]
-            )
-        )).one()
-    return ActivityJSONResponse(ordered_collection(person.outbox_uri, total, first=None))
+        total = (await session.exec(select(func.count()).select_from(Status).where(*shown))).one()
+        if page is None:
+            first = f"{person.outbox_uri}?page=1" if total else None
+            return ActivityJSONResponse(ordered_collection(person.outbox_uri, total, first=first))
+        rows = await session.exec(select(Status).where(*shown).order_by(Status.id.desc())  # type: ignore[attr-defined]
+                                  .offset((page - 1) * COLLECTION_PAGE_SIZE).limit(COLLECTION_PAGE_SIZE + 1))
+        statuses = list(rows.all())
+        items = await _outbox_items(session, request, person, statuses[:COLLECTION_PAGE_SIZE])
+    return ActivityJSONResponse(ordered_collection_page(person.outbox_uri, page, items,
+                                                        has_next=len(statuses) > COLLECTION_PAGE_SIZE))
+
+
+async def _outbox_items(session: AsyncSession, request: Request, person: Actor,
+                        statuses: list[Status]) -> list[dict[str, Any]]:
+    ids = [status.id for status in statuses]
+    mentions: dict[int, list[str]] = defaultdict(list)
+    tags: dict[int, list[str]] = defaultdict(list)
+    media: dict[int, list[MediaAttachment]] = defaultdict(list)
+    for status_id, uri in (await session.exec(
+            select(Mention.status_id, Mention.actor_uri).where(Mention.status_id.in_(ids)))).all():  # type: ignore[attr-defined]
+        mentions[status_id].append(uri)
+    for status_id, name in (await session.exec(
+            select(StatusTag.status_id, StatusTag.name).where(StatusTag.status_id.in_(ids)))).all():  # type: ignore[attr-defined]
+        tags[status_id].append(name)
+    for attachment in (await session.exec(
+            select(MediaAttachment).where(MediaAttachment.status_id.in_(ids)))).all():  # type: ignore[attr-defined]
+        media[attachment.status_id].append(attachment)
+    boosted_ids = [status.reblog_of_id for status in statuses if status.reblog_of_id]
+    boosted = {row.id: row.uri for row in (await session.exec(
+        select(Status).where(Status.id.in_(boosted_ids)))).all()}  # type: ignore[attr-defined]
+    tag_url = f"{context_of(request).urls.base_url}/tags/{{name}}"
+    items: list[dict[str, Any]] = []
+    for status in statuses:
+        if status.reblog_of_id:
+            if status.reblog_of_id in boosted:
+                items.append(activity("Announce", status.uri, person, boosted[status.reblog_of_id],
+                                      to=[PUBLIC], cc=[person.followers_uri] if person.followers_uri else [],
+                                      published=status.created_at))
+            continue
+        note = note_document(status, person, mention_uris=mentions[status.id], hashtags=tags[status.id],
+                             attachments=media[status.id], tag_url=tag_url, with_context=False)
+        items.append(activity("Create", f"{status.uri}/activity", person, note, to=note["to"], cc=note["cc"],
+                              published=status.created_at))
+    for item in items:
+        item.pop("@context", None)
+    return items
 
 
 routes = [

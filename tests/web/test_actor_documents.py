@@ -139,3 +139,25 @@ async def test_body_over_the_limit_is_413(ctx, client):
     response = await client.post("/users/ann", content=b"x" * (ctx.settings.max_body_bytes + 1))
     assert response.status_code == 413
     assert "too large" in response.json()["error"]
+
+
+async def test_outbox_pages_show_public_and_unlisted_posts_and_boosts_never_private_or_local(ctx, app, client):
+    bo = (await add_account(ctx, "dr_bo", role="staff")).actor
+    outbox_actions = app.state.federation.outbox
+    async with ctx.database.transaction() as session:
+        posted = {visibility: await outbox_actions.post_status(
+            session, bo, content_html=f"<p>{visibility} post</p>", visibility=visibility, hashtags=["flu"])
+            for visibility in ("public", "unlisted", "private", "direct", "local")}
+        boost = await outbox_actions.boost(session, bo, posted["public"], bo)
+    outbox = (await client.get("/users/dr_bo/outbox", headers=AS_JSON)).json()
+    assert outbox["totalItems"] == 3 and outbox["first"] == "https://mayo.test/users/dr_bo/outbox?page=1"
+    page = (await client.get(outbox["first"], headers=AS_JSON)).json()
+    assert page["type"] == "OrderedCollectionPage" and page["partOf"] == "https://mayo.test/users/dr_bo/outbox"
+    items = page["orderedItems"]
+    assert [item["type"] for item in items] == ["Announce", "Create", "Create"]  # newest first
+    assert items[0]["id"] == boost.uri and items[0]["object"] == posted["public"].uri
+    assert [item["object"]["id"] for item in items[1:]] == [posted["unlisted"].uri, posted["public"].uri]
+    assert items[2]["object"]["tag"][0]["name"] == "#flu"
+    assert [item["object"]["content"] for item in items[1:]] == ["<p>unlisted post</p>", "<p>public post</p>"]
+    assert (await client.get("/users/dr_bo/outbox?page=2", headers=AS_JSON)).json()["orderedItems"] == []
+    assert (await client.get("/users/dr_bo/outbox?page=x", headers=AS_JSON)).status_code == 400

@@ -6,6 +6,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from actors.remote import ActorUnavailable
 from federation.documents import (
     NOTE_TYPES,
     DocumentError,
@@ -16,8 +17,11 @@ from federation.documents import (
     same_origin,
     type_of,
 )
+from federation.fetch import FetchError
 from inbox.context import Activity, HandlerContext, Ignore
 from storage.tables import Actor, Favourite, Follow, MediaAttachment, Mention, Status, StatusTag, Tombstone
+
+MAX_ANCESTORS = 16  # how far up a thread an incoming reply makes us fetch
 
 
 def _note_of(activity: Activity, actor: Actor, h: HandlerContext) -> NoteDocument:
@@ -61,8 +65,17 @@ async def on_create(session: AsyncSession, h: HandlerContext, activity: Activity
         raise Ignore("already known")
     if not await _relevant(session, h, note, actor):
         raise Ignore("nobody here follows, is addressed by or is replied to by this post")
+    # Fetched before anything is written here: resolving an author writes in a transaction of its own.
+    ancestors = await _unknown_ancestors(session, h, note)
+    await _store(session, h, note, actor)
+    for parent, author in ancestors:
+        await _store(session, h, parent, author)
+    return f"stored {note.visibility(actor.followers_uri)} post"
+
+
+async def _store(session: AsyncSession, h: HandlerContext, note: NoteDocument, author: Actor) -> Status:
     status = Status(
-        uri=note.uri, actor_id=actor.id, local=False, visibility=note.visibility(actor.followers_uri),
+        uri=note.uri, actor_id=author.id, local=False, visibility=note.visibility(author.followers_uri),
         content=note.content, summary=note.summary, sensitive=note.sensitive, language=note.language,
         url=note.url, in_reply_to_uri=note.in_reply_to,
     )
@@ -78,7 +91,35 @@ async def on_create(session: AsyncSession, h: HandlerContext, activity: Activity
         session.add(MediaAttachment(status_id=status.id, remote_url=media.url, media_type=media.media_type,
                                     description=media.description, blurhash=media.blurhash,
                                     width=media.width, height=media.height))
-    return f"stored {status.visibility} post"
+    return status
+
+
+async def _unknown_ancestors(session: AsyncSession, h: HandlerContext,
+                             note: NoteDocument) -> list[tuple[NoteDocument, Actor]]:
+    """The posts a reply answers that are not kept here yet, fetched each from its own host.
+
+    Bounded (`MAX_ANCESTORS`, no loops); stops quietly at the first post that is known, local,
+    deleted or cannot be fetched: the reply is kept either way.
+    """
+    chain: list[tuple[NoteDocument, Actor]] = []
+    seen = {note.uri}
+    uri = note.in_reply_to
+    while uri and uri not in seen and len(chain) < MAX_ANCESTORS:
+        seen.add(uri)
+        if h.urls.local_username(uri.split("/statuses/")[0]) or await session.get(Tombstone, uri) is not None:
+            break
+        if (await session.exec(select(Status.id).where(Status.uri == uri))).first() is not None:
+            break
+        try:
+            parent = parse_note(await h.fetcher.fetch_activity(uri))
+            if parent.uri != uri or not same_origin(parent.attributed_to, uri):
+                break
+            author = await h.actors.resolve(parent.attributed_to)
+        except (FetchError, DocumentError, ActorUnavailable):
+            break
+        chain.append((parent, author))
+        uri = parent.in_reply_to
+    return chain
 
 
 async def on_update(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from federation.keys import generate_rsa_key, public_key_pem
+from inbox.notes import MAX_ANCESTORS
 from inbox.process import LEASE, InboxWorker
 from storage.tables import Actor, Delivery, Favourite, Follow, InboxItem, LocalKey, Status, Tombstone
 from tests.support.actions import (
@@ -408,3 +409,52 @@ async def test_a_worker_whose_claim_ran_out_does_not_apply_the_item_a_second_tim
                 Status.uri == f"{bo.actor.uri}/statuses/600"))).one()
             item = await session.get(InboxItem, item_id)
         assert copies == 1 and (item.state, item.attempts) == ("done", 1)
+
+
+async def test_a_reply_brings_the_posts_it_answers_fetched_from_their_own_hosts(network):
+    (mayo, inova, radboud), drain = network
+    await mayo.account("ann")
+    await inova.account("dr_bo", role="staff")
+    await radboud.account("dee", role="staff")
+    await follow(mayo, "ann", f"https://{INOVA}/users/dr_bo")  # mayo knows nobody on radboud
+    await drain()
+    root = await post(radboud, "dee", "New asthma guidelines are out", "public")
+    second = await post(radboud, "dee", "Summary in the thread", "public", reply_to=root.uri)
+    await drain()
+    assert await status_on(inova, second.uri) is None
+    async with inova.ctx.database.transaction() as session:
+        # inova looks the thread up (as search would), so dr_bo can answer it.
+        for uri in (root.uri, second.uri):
+            document = await inova.federation.fetcher.fetch_activity(uri)
+            author = await inova.federation.actors.resolve(document["attributedTo"])
+            session.add(Status(uri=uri, actor_id=author.id, local=False, visibility="public",
+                               content=document["content"], in_reply_to_uri=document.get("inReplyTo")))
+    reply = await post(inova, "dr_bo", "Thanks, sharing with the ward", "public", reply_to=second.uri)
+    await drain()
+    on_mayo = await status_on(mayo, reply.uri)
+    assert on_mayo is not None and on_mayo.in_reply_to_uri == second.uri
+    fetched_second, fetched_root = await status_on(mayo, second.uri), await status_on(mayo, root.uri)
+    assert fetched_second.in_reply_to_uri == root.uri and fetched_second.content == "<p>Summary in the thread</p>"
+    assert fetched_root.content == "<p>New asthma guidelines are out</p>" and fetched_root.in_reply_to_uri is None
+
+
+async def test_fetching_the_posts_a_reply_answers_stops_after_a_bounded_number(network):
+    (mayo, inova, radboud), drain = network
+    await mayo.account("ann")
+    await radboud.account("dee", role="staff")
+    dee_uri = f"https://{RADBOUD}/users/dee"
+    await follow(mayo, "ann", dee_uri)
+    await drain()
+    await unfollow(mayo, "ann", dee_uri)  # so that the thread below is not delivered to mayo
+    await drain()
+    chain = [await post(radboud, "dee", "post 0", "public")]
+    for number in range(1, MAX_ANCESTORS + 5):
+        chain.append(await post(radboud, "dee", f"post {number}", "public", reply_to=chain[-1].uri))
+    await drain()
+    await follow(mayo, "ann", dee_uri)
+    await drain()
+    last = await post(radboud, "dee", "the end", "public", reply_to=chain[-1].uri)
+    await drain()
+    assert await status_on(mayo, last.uri) is not None
+    kept = [await status_on(mayo, status.uri) is not None for status in chain]
+    assert kept == [False] * (len(chain) - MAX_ANCESTORS) + [True] * MAX_ANCESTORS  # the nearest ones only

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -113,6 +115,7 @@ async def create_local_account(
     password: str,
     role: str = "member",
     approved: bool = True,
+    signup_reason: str = "",
 ) -> LocalAccount:
     """Check everything first, then add the actor, its key and the user in the session.
 
@@ -160,6 +163,7 @@ async def create_local_account(
         role=role,
         default_visibility=defaults["default_visibility"],
         approved=approved,
+        signup_reason=signup_reason,
     )
     session.add(actor)
     await session.flush()  # the actor row must exist before rows that point at it
@@ -228,3 +232,46 @@ async def list_local_accounts(session: AsyncSession) -> list[LocalAccount]:
         select(User, Actor).join(Actor, Actor.id == User.actor_id).order_by(User.id)
     )
     return [LocalAccount(user=user, actor=actor) for user, actor in found.all()]
+
+
+async def find_account_by_login(session: AsyncSession, login: str) -> LocalAccount | None:
+    """The account someone means when signing in: an email address (has `@`) or a username."""
+    login = login.strip()
+    if "@" in login:
+        found = await session.exec(
+            select(User, Actor).join(Actor, Actor.id == User.actor_id)
+            .where(func.lower(User.email) == login.lower())
+        )
+        row = found.first()
+        return None if row is None else LocalAccount(user=row[0], actor=row[1])
+    return await find_local_account(session, login)
+
+
+@cache
+def _absent_account_hash() -> str:
+    """A real hash to verify against when the account does not exist, so that a wrong username
+    costs as much time as a wrong password and does not reveal which accounts exist."""
+    return _password_hasher.hash(secrets.token_urlsafe(16))
+
+
+async def authenticate(session: AsyncSession, login: str, password: str) -> LocalAccount | None:
+    """The account whose username or email is `login` and whose password is `password`.
+
+    Disabled or unapproved accounts are returned too: the caller says why they cannot sign in.
+    """
+    account = await find_account_by_login(session, login)
+    if account is None:
+        password_matches(_absent_account_hash(), password)
+        return None
+    return account if password_matches(account.user.password_hash, password) else None
+
+
+async def approve_account(session: AsyncSession, username: str) -> LocalAccount | None:
+    """Let an account that signed up in approval mode sign in; None when there is no such account."""
+    account = await find_local_account(session, username)
+    if account is None:
+        return None
+    account.user.approved = True
+    session.add(account.user)
+    await session.flush()
+    return account

@@ -16,8 +16,9 @@ from starlette.templating import Jinja2Templates
 
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision
-from web import activitypub, inbox, objects, pages, wellknown
+from web import activitypub, api, inbox, oauth, objects, pages, signup, wellknown
 from web.context import AppContext
+from web.cors import CORS
 from web.errors import http_exception
 from web.limits import BodyLimit
 from web.services import build_federation
@@ -65,8 +66,9 @@ def create_app(
                 await ctx.database.dispose()
 
     app = Starlette(
-        routes=[*wellknown.routes, *inbox.routes, *objects.routes, *activitypub.routes, *pages.routes],
-        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        routes=[*wellknown.routes, *inbox.routes, *objects.routes, *activitypub.routes, *pages.routes,
+                *oauth.routes, *signup.routes, *api.routes],
+        middleware=[Middleware(CORS), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )

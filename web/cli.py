@@ -12,9 +12,11 @@ from typing import Any
 
 import uvicorn
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
 
 from actors.accounts import (
     ROLES,
+    approve_account,
     check_email,
     check_username,
     create_local_account,
@@ -25,8 +27,12 @@ from actors.accounts import (
 from actors.errors import AccountError
 from moderation.network import NetworkFileError
 from storage.migrate import current_revision, head_revision, upgrade
+from storage.tables import OAuthApp
+from web import scopes as scope_rules
 from web.app import create_app
+from web.auth import account_problem, issue_token
 from web.context import AppContext
+from web.oauth import OOB, create_app_row
 from web.services import build_federation
 from web.settings import SETTINGS, Settings, SettingsError
 
@@ -162,6 +168,38 @@ async def _accounts_list(ctx: AppContext, args: argparse.Namespace) -> int:
     return 0
 
 
+CLI_APP_NAME = "Rounds CLI"
+CLI_APP_SCOPES = ("read", "write", "follow", "push", "profile", "admin:read", "admin:write")
+
+
+async def _accounts_token(ctx: AppContext, args: argparse.Namespace) -> int:
+    await _require_migrated(ctx)
+    async with ctx.database.transaction() as session:
+        account = await find_local_account(session, args.username)
+        if account is None:
+            raise CommandError(f"no local account named {args.username!r}")
+        problem = account_problem(account.user)
+        if problem is not None:
+            raise CommandError(f"@{account.actor.username} cannot sign in: {problem.lower()}")
+        app = (await session.exec(select(OAuthApp).where(OAuthApp.name == CLI_APP_NAME)
+                                  .order_by(OAuthApp.id))).first()
+        if app is None:
+            app = await create_app_row(session, CLI_APP_NAME, [OOB], CLI_APP_SCOPES)
+        plain, _row = await issue_token(session, app, account.user.id, args.scopes)
+    print(plain)
+    return 0
+
+
+async def _accounts_approve(ctx: AppContext, args: argparse.Namespace) -> int:
+    await _require_migrated(ctx)
+    async with ctx.database.transaction() as session:
+        account = await approve_account(session, args.username)
+    if account is None:
+        raise CommandError(f"no local account named {args.username!r}")
+    print(f"approved @{account.actor.username}@{ctx.urls.domain}")
+    return 0
+
+
 def _settings_list(_settings: Settings | None, _args: argparse.Namespace) -> int:
     for setting in SETTINGS:
         print(f"{setting.env}  (default: {setting.documented_default()})\n    {setting.help}")
@@ -182,6 +220,16 @@ def _email(value: str) -> str:
         return check_email(value)
     except AccountError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _scopes(value: str) -> tuple[str, ...]:
+    try:
+        requested = scope_rules.parse(value)
+    except scope_rules.InvalidScope as error:
+        raise argparse.ArgumentTypeError(f"unknown scope {error.unknown!r}") from None
+    if not scope_rules.covers(CLI_APP_SCOPES, requested):
+        raise argparse.ArgumentTypeError(f"scopes must be within: {' '.join(CLI_APP_SCOPES)}")
+    return requested
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(handler=_accounts_create, needs_context=True)
     listing = account_commands.add_parser("list", help="list local accounts")
     listing.set_defaults(handler=_accounts_list, needs_context=True)
+    token = account_commands.add_parser(
+        "token", help="print a new access token for an account (for scripts and automation)")
+    token.add_argument("username")
+    token.add_argument("--scopes", type=_scopes, default=("read", "write", "follow"),
+                       help='space-separated OAuth scopes (default: "read write follow")')
+    token.set_defaults(handler=_accounts_token, needs_context=True)
+    approve = account_commands.add_parser("approve", help="approve an account that signed up in approval mode")
+    approve.add_argument("username")
+    approve.set_defaults(handler=_accounts_approve, needs_context=True)
 
     settings = commands.add_parser("settings", help="list every ROUNDS_* setting")
     settings.set_defaults(handler=_settings_list, needs_context=False, needs_settings=False)

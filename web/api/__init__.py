@@ -1,0 +1,9 @@
+"""Mastodon's client API: the read side (instance, accounts, statuses, timelines) and the
+fixed answers. Entities are built by `web.api.entities`, paging by `web.api.paging`."""
+
+from web.api import accounts, fixed, instance, statuses, timelines
+
+# Specific account paths (`lookup`, `relationships`, …) come before `/accounts/{id}`.
+routes = [*instance.routes, *accounts.routes, *statuses.routes, *timelines.routes, *fixed.routes]
+
+__all__ = ["routes"]

@@ -1,0 +1,180 @@
+"""Account, CredentialAccount and Relationship.
+
+Accounts are rendered in batches: `load_accounts` fetches what every Account needs (the
+actor, its counts, the local person's role) for any number of actors in a fixed number of
+queries, and `account` builds one entity from that batch without touching the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from actors.urls import LocalUrls
+from federation.html import clean_html
+from storage.tables import Actor, Block, Follow, Status, User
+from web.api.entities.formats import entity_id, iso_date, iso_datetime, missing_avatar, missing_header
+
+# Mastodon's permission bits (app/models/user_role.rb), for the roles a Rounds person holds.
+ADMINISTRATOR = 1 << 0
+VIEW_AUDIT_LOG = 1 << 2
+VIEW_DASHBOARD = 1 << 3
+MANAGE_REPORTS = 1 << 4
+MANAGE_FEDERATION = 1 << 5
+MANAGE_BLOCKS = 1 << 7
+MANAGE_USERS = 1 << 10
+# role → (id, name, permissions, highlighted). Members hold Mastodon's "everyone" role (-99);
+# staff are highlighted so apps show the institution's verification as a badge.
+ROLES: dict[str, tuple[str, str, int, bool]] = {
+    "member": ("-99", "", 0, False),
+    "staff": ("1", "Staff", 0, True),
+    "moderator": ("2", "Moderator", VIEW_AUDIT_LOG | VIEW_DASHBOARD | MANAGE_REPORTS | MANAGE_FEDERATION
+                  | MANAGE_BLOCKS | MANAGE_USERS, True),
+    "admin": ("3", "Admin", ADMINISTRATOR, True),
+}
+
+
+@dataclass
+class AccountBatch:
+    """Everything `account` needs for a set of actors, loaded together."""
+
+    actors: dict[int, Actor] = field(default_factory=dict)
+    followers: dict[int, int] = field(default_factory=dict)
+    following: dict[int, int] = field(default_factory=dict)
+    statuses: dict[int, int] = field(default_factory=dict)
+    last_status: dict[int, datetime] = field(default_factory=dict)
+    roles: dict[int, str] = field(default_factory=dict)
+
+
+async def load_accounts(session: AsyncSession, actor_ids: Iterable[int]) -> AccountBatch:
+    ids = sorted(set(actor_ids))
+    batch = AccountBatch()
+    if not ids:
+        return batch
+    batch.actors = {actor.id: actor for actor in (await session.exec(select(Actor).where(Actor.id.in_(ids)))).all()}
+    for counts, column in ((batch.followers, Follow.followee_id), (batch.following, Follow.follower_id)):
+        rows = await session.exec(select(column, func.count()).where(column.in_(ids), Follow.state == "accepted")
+                                  .group_by(column))
+        counts.update(dict(rows.all()))
+    rows = await session.exec(
+        select(Status.actor_id, func.count(), func.max(Status.created_at))
+        .where(Status.actor_id.in_(ids), Status.deleted_at.is_(None))  # type: ignore[union-attr]
+        .group_by(Status.actor_id))
+    for actor_id, count, last in rows.all():
+        batch.statuses[actor_id] = count
+        batch.last_status[actor_id] = last  # max() keeps the column's type: an aware datetime
+    roles = await session.exec(select(User.actor_id, User.role).where(User.actor_id.in_(ids)))
+    batch.roles = dict(roles.all())
+    return batch
+
+
+def acct_of(actor: Actor) -> str:
+    """`username` for local accounts, `username@domain` for remote ones."""
+    return actor.username if actor.domain is None else f"{actor.username}@{actor.domain}"
+
+
+def account(actor: Actor, batch: AccountBatch, urls: LocalUrls) -> dict[str, Any]:
+    avatar, header = missing_avatar(urls), missing_header(urls)
+    role = batch.roles.get(actor.id)
+    highlighted = [] if role is None or not ROLES[role][3] else [
+        {"id": ROLES[role][0], "name": ROLES[role][1], "color": ""}]
+    return {
+        "id": entity_id(actor.id),
+        "username": actor.username,
+        "acct": acct_of(actor),
+        "display_name": actor.display_name or "",
+        "locked": actor.locked,
+        "bot": actor.actor_type in ("Service", "Application"),
+        "discoverable": actor.discoverable,
+        "indexable": actor.indexable,
+        "group": actor.actor_type == "Group",
+        "created_at": iso_datetime(actor.created_at),
+        "note": clean_html(actor.summary),
+        "url": actor.url or actor.uri,
+        "uri": actor.uri,
+        "avatar": avatar,
+        "avatar_static": avatar,
+        "header": header,
+        "header_static": header,
+        "followers_count": batch.followers.get(actor.id, 0),
+        "following_count": batch.following.get(actor.id, 0),
+        "statuses_count": batch.statuses.get(actor.id, 0),
+        "last_status_at": iso_date(batch.last_status.get(actor.id)),
+        "hide_collections": actor.hide_collections,
+        "noindex": not actor.indexable,
+        "emojis": [],
+        "roles": highlighted,
+        "fields": [],
+    }
+
+
+def role_entity(role: str) -> dict[str, Any]:
+    role_id, name, permissions, highlighted = ROLES[role]
+    return {"id": role_id, "name": name, "permissions": str(permissions), "color": "", "highlighted": highlighted}
+
+
+async def credential_account(session: AsyncSession, actor: Actor, user: User, urls: LocalUrls) -> dict[str, Any]:
+    """The signed-in person's own Account, with `source` (what their settings hold) and `role`."""
+    batch = await load_accounts(session, [actor.id])
+    requests = await session.exec(select(func.count()).select_from(Follow).where(
+        Follow.followee_id == actor.id, Follow.state == "pending"))
+    entity = account(batch.actors.get(actor.id, actor), batch, urls)
+    entity["source"] = {
+        "privacy": user.default_visibility,
+        "sensitive": False,
+        "language": user.locale or "",
+        "note": actor.summary,
+        "fields": [],
+        "follow_requests_count": requests.one(),
+        "hide_collections": actor.hide_collections,
+        "discoverable": actor.discoverable,
+        "indexable": actor.indexable,
+        "attribution_domains": [],
+    }
+    entity["role"] = role_entity(user.role)
+    return entity
+
+
+async def relationships(session: AsyncSession, viewer_id: int, target_ids: list[int]) -> list[dict[str, Any]]:
+    """One Relationship per target, in the order asked, from two queries."""
+    ids = set(target_ids)
+    follows = (await session.exec(select(Follow.follower_id, Follow.followee_id, Follow.state).where(or_(
+        and_(Follow.follower_id == viewer_id, Follow.followee_id.in_(ids)),
+        and_(Follow.followee_id == viewer_id, Follow.follower_id.in_(ids)))))).all()
+    blocks = (await session.exec(select(Block.actor_id, Block.target_id).where(or_(
+        and_(Block.actor_id == viewer_id, Block.target_id.in_(ids)),
+        and_(Block.target_id == viewer_id, Block.actor_id.in_(ids)))))).all()
+    outgoing = {followee: state for follower, followee, state in follows if follower == viewer_id}
+    incoming = {follower: state for follower, followee, state in follows if followee == viewer_id}
+    blocking = {target for actor, target in blocks if actor == viewer_id}
+    blocked_by = {actor for actor, target in blocks if target == viewer_id}
+    return [relationship(target, outgoing.get(target), incoming.get(target), target in blocking,
+                         target in blocked_by) for target in target_ids]
+
+
+def relationship(target_id: int, outgoing: str | None, incoming: str | None, blocking: bool,
+                 blocked_by: bool) -> dict[str, Any]:
+    """`outgoing`/`incoming`: the state of the follow viewer → target / target → viewer, if any."""
+    return {
+        "id": entity_id(target_id),
+        "following": outgoing == "accepted",
+        "showing_reblogs": outgoing == "accepted",
+        "notifying": False,
+        "languages": None,
+        "followed_by": incoming == "accepted",
+        "blocking": blocking,
+        "blocked_by": blocked_by,
+        "muting": False,
+        "muting_notifications": False,
+        "requested": outgoing == "pending",
+        "requested_by": incoming == "pending",
+        "domain_blocking": False,
+        "endorsed": False,
+        "note": "",
+    }

@@ -1,0 +1,144 @@
+"""Status, rendered in batches.
+
+`render_statuses` turns any number of statuses into entities with a fixed number of
+queries: the boosted originals, the replied-to statuses, the accounts (with their counts),
+media, mentions, tags, the three counters and the viewer's own favourites and boosts are
+each loaded once for the whole list. Callers decide who may see what before calling.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from actors.urls import LocalUrls
+from federation.html import clean_html, clean_text
+from storage.tables import Actor, Favourite, MediaAttachment, Mention, Status, StatusTag
+from web.api.entities.accounts import AccountBatch, account, load_accounts
+from web.api.entities.formats import entity_id, iso_datetime, optional_datetime
+from web.api.entities.media import media_attachment, status_mention, status_tag
+
+
+@dataclass
+class StatusBatch:
+    statuses: dict[int, Status] = field(default_factory=dict)
+    parents: dict[str, tuple[int, int]] = field(default_factory=dict)  # uri → (status id, author id)
+    accounts: AccountBatch = field(default_factory=AccountBatch)
+    media: dict[int, list[MediaAttachment]] = field(default_factory=lambda: defaultdict(list))
+    mentions: dict[int, list[Actor]] = field(default_factory=lambda: defaultdict(list))
+    tags: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    replies: dict[str, int] = field(default_factory=dict)
+    reblogs: dict[int, int] = field(default_factory=dict)
+    favourites: dict[int, int] = field(default_factory=dict)
+    favourited: set[int] = field(default_factory=set)
+    reblogged: set[int] = field(default_factory=set)
+
+
+async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewer_id: int | None) -> StatusBatch:
+    batch = StatusBatch(statuses={status.id: status for status in statuses})
+    wanted = {s.reblog_of_id for s in statuses if s.reblog_of_id is not None} - batch.statuses.keys()
+    if wanted:
+        originals = await session.exec(select(Status).where(Status.id.in_(wanted)))
+        batch.statuses.update({status.id: status for status in originals.all()})
+    everything = list(batch.statuses.values())
+    ids = list(batch.statuses)
+    uris = [status.uri for status in everything]
+    parent_uris = {status.in_reply_to_uri for status in everything if status.in_reply_to_uri}
+    if parent_uris:
+        rows = await session.exec(select(Status.uri, Status.id, Status.actor_id).where(Status.uri.in_(parent_uris)))
+        batch.parents = {uri: (status_id, actor_id) for uri, status_id, actor_id in rows.all()}
+    batch.accounts = await load_accounts(session, {status.actor_id for status in everything})
+    for media in (await session.exec(select(MediaAttachment).where(MediaAttachment.status_id.in_(ids))
+                                     .order_by(MediaAttachment.id))).all():
+        batch.media[media.status_id].append(media)
+    for status_id, actor in (await session.exec(select(Mention.status_id, Actor)
+                                                .join(Actor, Actor.uri == Mention.actor_uri)
+                                                .where(Mention.status_id.in_(ids))
+                                                .order_by(Mention.id))).all():
+        batch.mentions[status_id].append(actor)
+    for status_id, name in (await session.exec(select(StatusTag.status_id, StatusTag.name)
+                                               .where(StatusTag.status_id.in_(ids))
+                                               .order_by(StatusTag.id))).all():
+        batch.tags[status_id].append(name)
+    alive = Status.deleted_at.is_(None)  # type: ignore[union-attr]
+    batch.replies = dict((await session.exec(
+        select(Status.in_reply_to_uri, func.count()).where(Status.in_reply_to_uri.in_(uris), alive)
+        .group_by(Status.in_reply_to_uri))).all())
+    batch.reblogs = dict((await session.exec(
+        select(Status.reblog_of_id, func.count()).where(Status.reblog_of_id.in_(ids), alive)
+        .group_by(Status.reblog_of_id))).all())
+    batch.favourites = dict((await session.exec(
+        select(Favourite.status_id, func.count()).where(Favourite.status_id.in_(ids))
+        .group_by(Favourite.status_id))).all())
+    if viewer_id is not None:
+        batch.favourited = set((await session.exec(select(Favourite.status_id).where(
+            Favourite.actor_id == viewer_id, Favourite.status_id.in_(ids)))).all())
+        batch.reblogged = set((await session.exec(select(Status.reblog_of_id).where(
+            Status.actor_id == viewer_id, Status.reblog_of_id.in_(ids), alive))).all())
+    return batch
+
+
+def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[str, Any] | None:
+    """One Status from a loaded batch; None for a boost whose original is gone."""
+    reblog = None
+    if status.reblog_of_id is not None:
+        original = batch.statuses.get(status.reblog_of_id)
+        if original is None or original.deleted_at is not None:
+            return None
+        reblog = status_entity(original, batch, urls)
+    author = batch.accounts.actors[status.actor_id]
+    parent = batch.parents.get(status.in_reply_to_uri or "")
+    return {
+        "id": entity_id(status.id),
+        "uri": status.uri,
+        "url": status.url or status.uri,
+        "created_at": iso_datetime(status.created_at),
+        "edited_at": optional_datetime(status.edited_at),
+        "account": account(author, batch.accounts, urls),
+        "content": "" if reblog else clean_html(status.content),
+        "spoiler_text": clean_text(status.summary),
+        "sensitive": status.sensitive,
+        "visibility": status.visibility,
+        "language": status.language,
+        "in_reply_to_id": entity_id(parent[0]) if parent else None,
+        "in_reply_to_account_id": entity_id(parent[1]) if parent else None,
+        "reblog": reblog,
+        "media_attachments": [media_attachment(media) for media in batch.media.get(status.id, [])],
+        "mentions": [status_mention(actor) for actor in batch.mentions.get(status.id, [])],
+        "tags": [status_tag(name, urls) for name in batch.tags.get(status.id, [])],
+        "emojis": [],
+        "card": None,
+        "poll": None,
+        "application": None,
+        "replies_count": batch.replies.get(status.uri, 0),
+        "reblogs_count": batch.reblogs.get(status.id, 0),
+        "favourites_count": batch.favourites.get(status.id, 0),
+        "favourited": status.id in batch.favourited,
+        "reblogged": status.id in batch.reblogged,
+        "bookmarked": False,
+        "muted": False,
+        "pinned": False,
+        "filtered": [],
+    }
+
+
+async def render_statuses(session: AsyncSession, statuses: Sequence[Status], urls: LocalUrls,
+                          viewer_id: int | None) -> list[dict[str, Any]]:
+    """Entities for `statuses`, in order; boosts of deleted posts are left out."""
+    if not statuses:
+        return []
+    batch = await load_statuses(session, statuses, viewer_id)
+    rendered = (status_entity(status, batch, urls) for status in statuses)
+    return [entity for entity in rendered if entity is not None]
+
+
+async def render_status(session: AsyncSession, status: Status, urls: LocalUrls,
+                        viewer_id: int | None) -> dict[str, Any] | None:
+    rendered = await render_statuses(session, [status], urls, viewer_id)
+    return rendered[0] if rendered else None

@@ -1,0 +1,65 @@
+"""Paged lists of statuses and accounts, and the conditions timelines share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, or_
+from sqlalchemy.orm import aliased
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from actors.visibility import visible_to
+from storage.tables import Block, MediaAttachment, Status
+from web.api.entities import account, load_accounts, render_statuses
+from web.api.paging import Page, link_headers
+from web.context import context_of
+
+
+def boost_shown(viewer_id: int | None) -> ColumnElement[bool]:
+    """Not a boost, or a boost of a status the viewer may see (so pages are not short)."""
+    original = aliased(Status)
+    return or_(Status.reblog_of_id.is_(None),  # type: ignore[union-attr]
+               exists().where(original.id == Status.reblog_of_id, visible_to(viewer_id, original)))
+
+
+def not_a_reply_to_others() -> ColumnElement[bool]:
+    """Mastodon's `without_replies`: top-level posts and threads the author continues."""
+    parent = aliased(Status)
+    return or_(Status.in_reply_to_uri.is_(None),  # type: ignore[union-attr]
+               exists().where(parent.uri == Status.in_reply_to_uri, parent.actor_id == Status.actor_id))
+
+
+def with_media() -> ColumnElement[bool]:
+    return exists().where(MediaAttachment.status_id == Status.id)
+
+
+def not_blocked_by(viewer_id: int | None) -> ColumnElement[bool]:
+    """Timelines leave out whoever the viewer blocks (the statuses stay reachable by id)."""
+    if viewer_id is None:
+        return Status.id.is_not(None)  # type: ignore[union-attr]
+    return ~exists().where(Block.actor_id == viewer_id, Block.target_id == Status.actor_id)
+
+
+async def status_page(request: Request, query: Select[Any], viewer_id: int | None,
+                      page: Page | None = None) -> JSONResponse:
+    """Run `query` (selecting Status) for the request's page and answer the rendered statuses."""
+    ctx = context_of(request)
+    page = page or Page.of(request)
+    async with ctx.database.session() as session:
+        rows = page.arrange((await session.exec(page.apply(query, Status.id))).all())
+        entities = await render_statuses(session, rows, ctx.urls, viewer_id)
+    return JSONResponse(entities, headers=link_headers(request, ctx.urls.base_url, [row.id for row in rows]))
+
+
+async def account_page(request: Request, query: Select[Any], paging_column: Any) -> JSONResponse:
+    """Run `query` (selecting `paging_column`, Actor) for the request's page: accounts, paged by
+    the relation row's id (a follow, a favourite, a boost)."""
+    ctx = context_of(request)
+    page = Page.of(request, default=40, maximum=80)
+    async with ctx.database.session() as session:
+        rows = page.arrange((await session.exec(page.apply(query, paging_column))).all())
+        batch = await load_accounts(session, [actor.id for _, actor in rows])
+    entities = [account(batch.actors[actor.id], batch, ctx.urls) for _, actor in rows]
+    return JSONResponse(entities, headers=link_headers(request, ctx.urls.base_url, [row_id for row_id, _ in rows]))
+

@@ -1,0 +1,78 @@
+"""Timelines: home, public (federated and local) and hashtag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_
+from sqlmodel import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from actors.visibility import visible_to
+from storage.tables import Follow, Status, StatusTag
+from web.api.listing import boost_shown, not_a_reply_to_others, not_blocked_by, status_page, with_media
+from web.api.params import get, query_bool, query_list
+from web.auth import optional_viewer, require_viewer
+
+
+def _public_query(request: Request, viewer_id: int | None) -> Select[Any]:
+    """Public posts, no boosts (as Mastodon's public feeds). A signed-in person here also sees
+    local-only posts, unless they asked for remote posts only."""
+    local, remote = query_bool(request, "local"), query_bool(request, "remote")
+    levels = ["public"] if viewer_id is None or remote else ["public", "local"]
+    query = select(Status).where(Status.visibility.in_(levels), Status.reblog_of_id.is_(None),  # type: ignore[union-attr]
+                                 visible_to(viewer_id), not_blocked_by(viewer_id))
+    if local:
+        query = query.where(Status.local)
+    elif remote:
+        query = query.where(~Status.local)  # type: ignore[operator]
+    if query_bool(request, "only_media"):
+        query = query.where(with_media())
+    return query
+
+
+async def public(request: Request) -> Response:
+    viewer = await optional_viewer(request, "read:statuses")
+    viewer_id = viewer.actor.id if viewer else None
+    return await status_page(request, _public_query(request, viewer_id).where(not_a_reply_to_others()), viewer_id)
+
+
+def _tagged(names: list[str]) -> ColumnElement[bool]:
+    return exists().where(StatusTag.status_id == Status.id, func.lower(StatusTag.name).in_(names))
+
+
+async def tag(request: Request) -> Response:
+    """`any[]` widens the tag, `all[]` requires every one of them, `none[]` excludes them."""
+    viewer = await optional_viewer(request, "read:statuses")
+    viewer_id = viewer.actor.id if viewer else None
+
+    def names(key: str) -> list[str]:
+        return [name.strip().lstrip("#").lower() for name in query_list(request, key) if name.strip()]
+
+    wanted = [request.path_params["hashtag"].strip().lstrip("#").lower(), *names("any")]
+    query = _public_query(request, viewer_id).where(_tagged(wanted))
+    for name in names("all"):
+        query = query.where(_tagged([name]))
+    excluded = names("none")
+    if excluded:
+        query = query.where(~_tagged(excluded))
+    return await status_page(request, query, viewer_id)
+
+
+async def home(request: Request) -> Response:
+    """The viewer's own statuses and boosts, and those of everyone they follow (accepted)."""
+    viewer = await require_viewer(request, "read:statuses")
+    viewer_id = viewer.actor.id
+    followed = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Status.actor_id,
+                              Follow.state == "accepted")
+    query = select(Status).where(or_(Status.actor_id == viewer_id, followed),
+                                 and_(visible_to(viewer_id), boost_shown(viewer_id), not_blocked_by(viewer_id)))
+    return await status_page(request, query, viewer_id)
+
+
+routes = [
+    *get("/api/v1/timelines/home", home),
+    *get("/api/v1/timelines/public", public),
+    *get("/api/v1/timelines/tag/{hashtag}", tag),
+]

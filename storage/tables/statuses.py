@@ -1,0 +1,106 @@
+"""Posts and what hangs off them: mentions, hashtags, media, favourites, tombstones."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.ids import new_id
+from storage.tables.columns import id_column, time_column, utcnow
+
+
+class Status(SQLModel, table=True):
+    """A post (ActivityPub `Note`), local or remote. Deleted ones stay as tombstones."""
+
+    __tablename__ = "statuses"
+    __table_args__ = (
+        sa.Index("ix_statuses_actor_id_id", "actor_id", "id"),
+    )
+
+    id: int = Field(default_factory=new_id, sa_column=id_column())
+    uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False, unique=True))
+    actor_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("actors.id"), nullable=False)
+    )
+    local: bool = Field(default=True, sa_column=sa.Column(sa.Boolean, nullable=False))
+    # public, unlisted, private (followers-only), direct, network, local
+    visibility: str = Field(default="public", sa_column=sa.Column(sa.String(16), nullable=False))
+    content: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    summary: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    sensitive: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False))
+    language: str | None = Field(default=None, sa_column=sa.Column(sa.String(16)))
+    url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
+    in_reply_to_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), index=True))
+    # A boost is a status pointing at the boosted one (Mastodon's model); its uri is the Announce's id.
+    reblog_of_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), index=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
+    edited_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
+    deleted_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
+
+
+class Tombstone(SQLModel, table=True):
+    """An object or activity id known to be deleted or undone, so a late copy never resurrects it."""
+
+    __tablename__ = "tombstones"
+
+    uri: str = Field(sa_column=sa.Column(sa.String(2048), primary_key=True))
+    actor_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
+
+
+class Favourite(SQLModel, table=True):
+    __tablename__ = "favourites"
+    __table_args__ = (sa.UniqueConstraint("actor_id", "status_id", name="uq_favourites_pair"),)
+
+    id: int = Field(default_factory=new_id, sa_column=id_column())
+    uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), unique=True))
+    actor_id: int = Field(sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("actors.id"), nullable=False))
+    status_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), nullable=False, index=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
+
+
+class Mention(SQLModel, table=True):
+    """An actor named in a status's addressing or tags: who a direct post is for."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (sa.UniqueConstraint("status_id", "actor_uri", name="uq_mentions_pair"),)
+
+    id: int = Field(default_factory=new_id, sa_column=id_column())
+    status_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), nullable=False, index=True)
+    )
+    actor_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False, index=True))
+
+
+class StatusTag(SQLModel, table=True):
+    __tablename__ = "status_tags"
+    __table_args__ = (sa.UniqueConstraint("status_id", "name", name="uq_status_tags_pair"),)
+
+    id: int = Field(default_factory=new_id, sa_column=id_column())
+    status_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), nullable=False, index=True)
+    )
+    name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False, index=True))
+
+
+class MediaAttachment(SQLModel, table=True):
+    """Metadata of a picture or file attached to a status (remote ones stay remote)."""
+
+    __tablename__ = "media_attachments"
+
+    id: int = Field(default_factory=new_id, sa_column=id_column())
+    status_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), index=True)
+    )
+    remote_url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
+    media_type: str = Field(default="", sa_column=sa.Column(sa.String(255), nullable=False))
+    description: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    blurhash: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    width: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    height: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))

@@ -7,12 +7,31 @@ Ids are time-sortable integers from `storage.ids`.
 """
 
 from storage.tables.accounts import Actor, Block, Follow, LocalKey, User
+from storage.tables.client import (
+    AccountList,
+    Bookmark,
+    Filter,
+    FilterKeyword,
+    FilterStatus,
+    IdempotencyKey,
+    ListMember,
+    Marker,
+    Mute,
+    Notification,
+    Pin,
+    Poll,
+    PollOption,
+    PollVote,
+    StatusEdit,
+)
 from storage.tables.columns import UTCDateTime, utcnow
 from storage.tables.oauth import LoginAttempt, OAuthAccessToken, OAuthApp, OAuthAuthorizationCode
 from storage.tables.queues import Delivery, Host, InboxItem
 from storage.tables.statuses import Favourite, MediaAttachment, Mention, Status, StatusTag, Tombstone
 
 __all__ = [
+    "AccountList", "Bookmark", "Filter", "FilterKeyword", "FilterStatus", "IdempotencyKey", "ListMember", "Marker",
+    "Mute", "Notification", "Pin", "Poll", "PollOption", "PollVote", "StatusEdit",
     "Actor", "Block", "Delivery", "Favourite", "Follow", "Host", "InboxItem", "LocalKey", "LoginAttempt",
     "MediaAttachment", "Mention", "OAuthAccessToken", "OAuthApp", "OAuthAuthorizationCode", "Status",
     "StatusTag", "Tombstone", "UTCDateTime", "User", "utcnow",

@@ -30,6 +30,9 @@ class Actor(SQLModel, table=True):
     display_name: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
     summary: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
     url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), nullable=True))
+    # Remote actors' pictures stay where their server keeps them; local ones are under /system/.
+    avatar_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), nullable=True))
+    header_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), nullable=True))
     inbox_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
     outbox_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
     shared_inbox_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))

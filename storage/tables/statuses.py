@@ -37,6 +37,10 @@ class Status(SQLModel, table=True):
     reblog_of_id: int | None = Field(
         default=None, sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), index=True)
     )
+    # The client app a local post was made with (Mastodon's `application`).
+    application_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("oauth_apps.id"), nullable=True)
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
     edited_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
     deleted_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
@@ -104,3 +108,12 @@ class MediaAttachment(SQLModel, table=True):
     blurhash: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
     width: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
     height: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    # Local uploads: who uploaded it (attached to no status yet until posted), where its files are.
+    actor_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("actors.id"), nullable=True, index=True)
+    )
+    file_name: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    preview_file_name: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    focus_x: float | None = Field(default=None, sa_column=sa.Column(sa.Float))
+    focus_y: float | None = Field(default=None, sa_column=sa.Column(sa.Float))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())

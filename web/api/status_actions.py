@@ -1,0 +1,314 @@
+"""Writing statuses: post, edit, delete, favourite, boost and their undoing.
+
+Each route checks the token, reads and validates every parameter, then does its work in one
+transaction through the `Outbox`, so a refusal writes nothing and a success has its
+deliveries queued. A status the viewer may not see answers 404, as on the read side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from outbox.actions import ActionError, Outbox
+from storage.tables import Actor, Mention, Status, StatusTag
+from web.api.compose import MentionTarget, countable_length, scan, to_html, to_text
+from web.api.entities import render_status
+from web.api.entities.instance import MAX_STATUS_CHARACTERS
+from web.api.params import NOT_FOUND, get, rails_bool
+from web.api.statuses import visible_status
+from web.auth import Viewer, require_viewer
+from web.context import AppContext, context_of
+from web.oauth import request_params, validation_error
+
+# Mastodon's four, and our local-only level (never federated).
+VISIBILITIES = ("public", "unlisted", "private", "direct", "local")
+NOT_ALLOWED = "This action is not allowed"
+MAX_LANGUAGE = 16  # the column's width
+
+
+class Invalid(Exception):
+    """A parameter Mastodon would refuse with 422 "Validation failed: <Label> <description>".
+
+    Not a frozen dataclass: contextlib sets `__traceback__` on exceptions leaving a block."""
+
+    def __init__(self, field: str, code: str, description: str, label: str) -> None:
+        super().__init__(f"{label} {description}")
+        self.field, self.code, self.description, self.label = field, code, description, label
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def refusing_invalid(handler: Handler) -> Handler:
+    @wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Invalid as invalid:  # raised before or inside the transaction: nothing is written
+            return validation_error(invalid.field, invalid.code, invalid.description, invalid.label)
+    return endpoint
+
+
+def outbox_of(request: Request) -> Outbox:
+    return request.app.state.federation.outbox
+
+
+# --- parameters ---------------------------------------------------------------------------
+# Form values are strings; JSON ones may be numbers, booleans or lists (toot, masto.js).
+
+def _string(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    if value is None or isinstance(value, dict):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _flag(params: dict[str, Any], name: str, default: bool = False) -> bool:
+    value = params.get(name)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return rails_bool(_string(params, name), default)
+
+
+def _language(params: dict[str, Any]) -> str | None:
+    """An ISO 639 code (`en`, `pt-BR`); None when absent."""
+    raw = (_string(params, "language") or "").strip()
+    if not raw:
+        return None
+    primary, _, region = raw.partition("-")
+    if not (2 <= len(primary) <= 3 and primary.isascii() and primary.isalpha()) \
+            or len(raw) > MAX_LANGUAGE or (region and not (region.isascii() and region.isalnum())):
+        raise Invalid("language", "invalid", "is not a valid language", "Language")
+    return raw
+
+
+@dataclass(frozen=True)
+class Written:
+    text: str
+    spoiler_text: str
+
+
+def _written(params: dict[str, Any]) -> Written:
+    """`status` and `spoiler_text`, checked like Mastodon: text required, and the warning and
+    the text together within the limit."""
+    text = (_string(params, "status") or "").strip()
+    spoiler_text = (_string(params, "spoiler_text") or "").strip()
+    if not text:
+        raise Invalid("text", "blank", "can't be blank", "Text")
+    if countable_length(text) + countable_length(spoiler_text) > MAX_STATUS_CHARACTERS:
+        raise Invalid("text", "too_long", f"character limit of {MAX_STATUS_CHARACTERS} exceeded", "Text")
+    return Written(text=text, spoiler_text=spoiler_text)
+
+
+# --- looking things up --------------------------------------------------------------------
+
+async def _mentioned_accounts(session: AsyncSession, ctx: AppContext,
+                              text: str) -> tuple[dict[tuple[str, str | None], MentionTarget], list[Actor]]:
+    """The handles in `text` that name accounts we know (local, or remote and cached):
+    the link targets by handle key, and the accounts in order of first mention."""
+    handles = scan(text).handles
+    if not handles:
+        return {}, []
+    candidates = await session.exec(select(Actor).where(
+        Actor.username_key.in_({handle.key[0] for handle in handles})))
+    known = {(actor.username_key, actor.domain.lower() if actor.domain else None): actor
+             for actor in candidates.all()}
+    targets: dict[tuple[str, str | None], MentionTarget] = {}
+    actors: dict[int, Actor] = {}
+    for handle in handles:
+        username, domain = handle.key
+        actor = known.get((username, None if domain == ctx.urls.domain.lower() else domain))
+        if actor is None or actor.uri == ctx.urls.instance_actor:
+            continue  # an unknown handle stays text
+        targets[handle.key] = MentionTarget(url=actor.url or actor.uri, username=actor.username)
+        actors.setdefault(actor.id, actor)
+    return targets, list(actors.values())
+
+
+async def _target(session: AsyncSession, raw_id: str, viewer: Viewer) -> Status:
+    """The status an action is about: a boost stands for the post it boosts."""
+    status = await visible_status(session, raw_id, viewer.actor.id)
+    if status.reblog_of_id is not None:
+        status = await visible_status(session, str(status.reblog_of_id), viewer.actor.id)
+    return status
+
+
+async def _own(session: AsyncSession, raw_id: str, viewer: Viewer) -> Status:
+    """One of the viewer's statuses: 404 when they may not see it, 403 when it is another's."""
+    status = await visible_status(session, raw_id, viewer.actor.id)
+    if status.actor_id != viewer.actor.id:
+        raise HTTPException(403, NOT_ALLOWED)
+    return status
+
+
+async def _author(session: AsyncSession, status: Status) -> Actor:
+    author = await session.get(Actor, status.actor_id)
+    assert author is not None  # statuses.actor_id is a foreign key
+    return author
+
+
+async def _entity(session: AsyncSession, ctx: AppContext, status: Status, viewer: Viewer) -> dict[str, Any]:
+    entity = await render_status(session, status, ctx.urls, viewer.actor.id)
+    if entity is None:  # a boost whose original is gone
+        raise HTTPException(404, NOT_FOUND)
+    return entity
+
+
+# --- posting, editing, deleting -----------------------------------------------------------
+
+@refusing_invalid
+async def post_status(request: Request) -> Response:
+    viewer = await require_viewer(request, "write:statuses")
+    params = await request_params(request)
+    ctx = context_of(request)
+    written = _written(params)
+    visibility = (_string(params, "visibility") or "").strip() or viewer.user.default_visibility
+    if visibility not in VISIBILITIES:
+        raise Invalid("visibility", "inclusion", "is not included in the list", "Visibility")
+    language = _language(params) or viewer.user.locale or None
+    sensitive = _flag(params, "sensitive")
+    reply_to_id = (_string(params, "in_reply_to_id") or "").strip()
+    async with ctx.database.transaction() as session:
+        parent = await _target(session, reply_to_id, viewer) if reply_to_id else None
+        targets, mentioned = await _mentioned_accounts(session, ctx, written.text)
+        status = await outbox_of(request).post_status(
+            session, viewer.actor, content_html=to_html(written.text, ctx.urls.base_url, targets),
+            visibility=visibility, summary=written.spoiler_text, sensitive=sensitive, language=language,
+            in_reply_to=parent, mentions=mentioned, hashtags=list(scan(written.text).hashtags))
+        entity = await _entity(session, ctx, status, viewer)
+    return JSONResponse(entity)
+
+
+async def _retag(session: AsyncSession, status: Status, mentioned: Iterable[Actor], hashtags: Iterable[str]) -> None:
+    """The rows an edit changes. Mentions are only added: someone named before the edit still
+    hears about it (Mastodon's UpdateStatusService keeps them too)."""
+    present = set((await session.exec(select(Mention.actor_uri).where(Mention.status_id == status.id))).all())
+    for actor in mentioned:
+        if actor.uri not in present:
+            session.add(Mention(status_id=status.id, actor_uri=actor.uri))
+            present.add(actor.uri)
+    await session.exec(delete(StatusTag).where(StatusTag.status_id == status.id))  # type: ignore[call-overload]
+    for name in hashtags:
+        session.add(StatusTag(status_id=status.id, name=name))
+    await session.flush()
+
+
+@refusing_invalid
+async def edit_status(request: Request) -> Response:
+    viewer = await require_viewer(request, "write:statuses")
+    params = await request_params(request)
+    ctx = context_of(request)
+    written = _written(params)
+    language = _language(params)
+    async with ctx.database.transaction() as session:
+        status = await _own(session, request.path_params["id"], viewer)
+        if status.reblog_of_id is not None:
+            raise HTTPException(403, NOT_ALLOWED)  # a boost has no text to edit
+        targets, mentioned = await _mentioned_accounts(session, ctx, written.text)
+        # Only what was sent changes (as Mastodon's UpdateStatusService).
+        if "sensitive" in params:
+            status.sensitive = _flag(params, "sensitive")
+        if language is not None:
+            status.language = language
+        await _retag(session, status, mentioned, scan(written.text).hashtags)
+        await outbox_of(request).edit_status(
+            session, status, viewer.actor, content_html=to_html(written.text, ctx.urls.base_url, targets),
+            summary=written.spoiler_text if "spoiler_text" in params else None)
+        entity = await _entity(session, ctx, status, viewer)
+    return JSONResponse(entity)
+
+
+async def delete_status(request: Request) -> Response:
+    viewer = await require_viewer(request, "write:statuses")
+    ctx = context_of(request)
+    outbox = outbox_of(request)
+    async with ctx.database.transaction() as session:
+        status = await _own(session, request.path_params["id"], viewer)
+        entity = await _entity(session, ctx, status, viewer)
+        if status.reblog_of_id is not None:  # deleting one's boost undoes it
+            original = await session.get(Status, status.reblog_of_id)
+            assert original is not None  # render_status found it
+            await outbox.unboost(session, viewer.actor, original, await _author(session, original))
+        else:
+            accts = {mention["url"]: mention["acct"] for mention in entity["mentions"]}
+            # No source column: our own HTML reads back into the text (`@user@domain` from the mentions).
+            entity["text"] = to_text(status.content, accts)
+            await outbox.delete_status(session, status, viewer.actor)
+    return JSONResponse(entity)
+
+
+# --- favourites and boosts ----------------------------------------------------------------
+
+async def favourite(request: Request) -> Response:
+    viewer = await require_viewer(request, "write:favourites")
+    ctx = context_of(request)
+    async with ctx.database.transaction() as session:
+        status = await _target(session, request.path_params["id"], viewer)
+        await outbox_of(request).favourite(session, viewer.actor, status, await _author(session, status))
+        entity = await _entity(session, ctx, status, viewer)
+    return JSONResponse(entity)
+
+
+async def unfavourite(request: Request) -> Response:
+    viewer = await require_viewer(request, "write:favourites")
+    ctx = context_of(request)
+    async with ctx.database.transaction() as session:
+        status = await _target(session, request.path_params["id"], viewer)
+        await outbox_of(request).unfavourite(session, viewer.actor, status, await _author(session, status))
+        await session.flush()
+        entity = await _entity(session, ctx, status, viewer)
+    return JSONResponse(entity)
+
+
+@refusing_invalid
+async def reblog(request: Request) -> Response:
+    """Mastodon answers the new boost, the original inside its `reblog`."""
+    viewer = await require_viewer(request, "write:statuses")
+    ctx = context_of(request)
+    async with ctx.database.transaction() as session:
+        status = await _target(session, request.path_params["id"], viewer)
+        try:
+            boost = await outbox_of(request).boost(session, viewer.actor, status, await _author(session, status))
+        except ActionError:
+            raise Invalid("reblog", "not_allowed", "is not possible for a private, direct or local-only post",
+                          "Reblog") from None
+        entity = await _entity(session, ctx, boost, viewer)
+    return JSONResponse(entity)
+
+
+async def unreblog(request: Request) -> Response:
+    viewer = await require_viewer(request, "write:statuses")
+    ctx = context_of(request)
+    async with ctx.database.transaction() as session:
+        status = await _target(session, request.path_params["id"], viewer)
+        await outbox_of(request).unboost(session, viewer.actor, status, await _author(session, status))
+        await session.flush()
+        entity = await _entity(session, ctx, status, viewer)
+    return JSONResponse(entity)
+
+
+routes = [
+    *get("/api/v1/statuses", post_status, methods=("POST",)),
+    *get("/api/v1/statuses/{id}", edit_status, methods=("PUT",)),
+    *get("/api/v1/statuses/{id}", delete_status, methods=("DELETE",)),
+    *get("/api/v1/statuses/{id}/favourite", favourite, methods=("POST",)),
+    *get("/api/v1/statuses/{id}/unfavourite", unfavourite, methods=("POST",)),
+    *get("/api/v1/statuses/{id}/reblog", reblog, methods=("POST",)),
+    *get("/api/v1/statuses/{id}/unreblog", unreblog, methods=("POST",)),
+]

@@ -90,3 +90,9 @@ def test_html_reads_back_into_the_text_it_came_from():
     text = "hi @ann and @bob@inova.test!\nsee https://example.org/" + "b" * 40 + " #Tea <3\n\nbye & thanks"
     html = to_html(text, BASE, KNOWN)
     assert to_text(html, {ANN.url: "ann", BOB.url: "bob@inova.test"}) == text
+
+
+def test_a_handle_may_name_a_port_but_a_colon_after_a_domain_stays_text():
+    assert scan("@dr_bo@127.0.0.1:8123 thanks").handles == (Handle("dr_bo", "127.0.0.1:8123"),)
+    assert scan("@ann@mayo.test: see you").handles == (Handle("ann", "mayo.test"),)
+    assert scan("@ann@mayo.test:8x").handles == (Handle("ann", "mayo.test"),)

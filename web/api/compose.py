@@ -15,8 +15,11 @@ from html import escape
 from html.parser import HTMLParser
 
 # Mastodon's username shape (Account::USERNAME_RE), and a domain after a second `@`. The
-# look-behind keeps e-mail addresses and URL paths from reading as mentions.
-_MENTION = r"(?<![/\w])@(?P<user>[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)(?:@(?P<domain>[\w-]+(?:\.[\w-]+)+))?"
+# look-behind keeps e-mail addresses and URL paths from reading as mentions. A domain may carry
+# a port (instances side by side on one machine are `127.0.0.1:PORT`); `@a@b.org: hi` keeps
+# its colon, since a port needs digits.
+_MENTION = (r"(?<![/\w])@(?P<user>[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)"
+            r"(?:@(?P<domain>[\w-]+(?:\.[\w-]+)+(?::\d{1,5}(?!\w))?))?")
 # A hashtag needs one letter, so `#1` stays text (Mastodon's Tag::HASHTAG_RE).
 _HASHTAG = r"(?<![=/)\w])#(?P<tag>\w*[^\W\d_]\w*)"
 _URL = r"(?<![\w@])(?P<url>https?://[^\s<>\"]+)"

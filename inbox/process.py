@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.remote import ActorUnavailable
 from federation.documents import DocumentError, type_of
-from inbox import follows, notes, reactions
+from inbox import follows, moderation, notes, reactions
 from inbox.context import Activity, HandlerContext, Ignore, Retry
 from storage.engine import Database
 from storage.tables import Actor, InboxItem
@@ -42,6 +42,7 @@ HANDLERS: dict[str, Handler] = {
     "Delete": notes.on_delete,
     "Like": reactions.on_like,
     "Announce": reactions.on_announce,
+    "Flag": moderation.on_flag,
 }
 UNDO_HANDLERS: dict[str, UndoHandler] = {
     "Follow": follows.undo_follow,

@@ -25,13 +25,14 @@ from storage.tables.client import (
     StatusEdit,
 )
 from storage.tables.columns import UTCDateTime, utcnow
+from storage.tables.moderation import Report
 from storage.tables.oauth import LoginAttempt, OAuthAccessToken, OAuthApp, OAuthAuthorizationCode
 from storage.tables.queues import Delivery, Host, InboxItem
 from storage.tables.statuses import Favourite, MediaAttachment, Mention, Status, StatusTag, Tombstone
 
 __all__ = [
     "AccountList", "Bookmark", "Filter", "FilterKeyword", "FilterStatus", "IdempotencyKey", "ListMember", "Marker",
-    "Mute", "Notification", "Pin", "Poll", "PollOption", "PollVote", "StatusEdit",
+    "Mute", "Notification", "Pin", "Poll", "PollOption", "PollVote", "Report", "StatusEdit",
     "Actor", "Block", "Delivery", "Favourite", "Follow", "Host", "InboxItem", "LocalKey", "LoginAttempt",
     "MediaAttachment", "Mention", "OAuthAccessToken", "OAuthApp", "OAuthAuthorizationCode", "Status",
     "StatusTag", "Tombstone", "UTCDateTime", "User", "utcnow",

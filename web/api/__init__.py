@@ -1,7 +1,19 @@
 """Mastodon's client API: the read side (instance, accounts, statuses, timelines) and the
 fixed answers. Entities are built by `web.api.entities`, paging by `web.api.paging`."""
 
-from web.api import accounts, fixed, follows, instance, reports, search, status_actions, statuses, timelines
+from web.api import (
+    accounts,
+    fixed,
+    follows,
+    instance,
+    lists,
+    markers,
+    reports,
+    search,
+    status_actions,
+    statuses,
+    timelines,
+)
 
 # Specific account paths (`lookup`, `relationships`, …) come before `/accounts/{id}`.
 routes = [*instance.routes, *accounts.routes, *statuses.routes, *timelines.routes, *fixed.routes]
@@ -9,5 +21,7 @@ routes += follows.routes
 routes += search.routes
 routes += status_actions.routes
 routes += reports.routes
+routes += lists.routes
+routes += markers.routes
 
 __all__ = ["routes"]

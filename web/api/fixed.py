@@ -58,25 +58,10 @@ async def conversations(request: Request) -> Response:
     return JSONResponse([])
 
 
-async def lists(request: Request) -> Response:
-    """Fixed `[]` until lists exist; Mastodon answers `[]` to someone who has made none."""
-    await require_viewer(request, "read:lists")
-    return JSONResponse([])
-
-
 async def featured_tags(request: Request) -> Response:
     """Fixed `[]` for a known account: featuring hashtags is not offered; Mastodon answers `[]`
     for an account that features none."""
     await optional_viewer(request, "read:accounts")
-    async with context_of(request).database.session() as session:
-        await find_account(session, record_id(request.path_params["id"]))
-    return JSONResponse([])
-
-
-async def account_lists(request: Request) -> Response:
-    """Fixed `[]` for a known account until lists exist: Mastodon answers `[]` when the account
-    is on none of the viewer's lists."""
-    await require_viewer(request, "read:lists")
     async with context_of(request).database.session() as session:
         await find_account(session, record_id(request.path_params["id"]))
     return JSONResponse([])
@@ -93,7 +78,5 @@ routes = [
     *get("/api/v2/suggestions", suggestions),
     *get("/api/v1/filters", filters_v1),
     *get("/api/v1/conversations", conversations),
-    *get("/api/v1/lists", lists),
     *get("/api/v1/accounts/{id}/featured_tags", featured_tags),
-    *get("/api/v1/accounts/{id}/lists", account_lists),
 ]

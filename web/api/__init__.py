@@ -3,6 +3,7 @@ fixed answers. Entities are built by `web.api.entities`, paging by `web.api.pagi
 
 from web.api import (
     accounts,
+    filters,
     fixed,
     follows,
     instance,
@@ -23,5 +24,6 @@ routes += status_actions.routes
 routes += reports.routes
 routes += lists.routes
 routes += markers.routes
+routes += filters.routes
 
 __all__ = ["routes"]

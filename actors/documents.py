@@ -35,7 +35,25 @@ def actor_document(actor: Actor) -> dict[str, Any]:
         document["followers"] = actor.followers_uri
     if actor.following_uri:
         document["following"] = actor.following_uri
+    if actor.avatar_url:
+        document["icon"] = image_object(actor.avatar_url)
+    if actor.header_url:
+        document["image"] = image_object(actor.header_url)
     return document
+
+
+# Our stored pictures' extensions (`web.images`); Mastodon reads `mediaType` to pick a decoder.
+IMAGE_MEDIA_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+                     "gif": "image/gif"}
+
+
+def image_object(url: str) -> dict[str, Any]:
+    """An `Image` for a profile picture (`icon`) or header (`image`)."""
+    image: dict[str, Any] = {"type": "Image", "url": url}
+    media_type = IMAGE_MEDIA_TYPES.get(url.rsplit("/", 1)[-1].rpartition(".")[2].lower())
+    if media_type:
+        image["mediaType"] = media_type
+    return image
 
 
 def ordered_collection(collection_id: str, total: int, *, first: str | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.accounts import find_local_actor
+from actors.notifications import notify, withdraw
 from federation.documents import DocumentError, id_of
 from inbox.context import Activity, HandlerContext, Ignore
 from storage.tables import Actor, Block, Follow, Tombstone
@@ -40,7 +41,9 @@ async def on_follow(session: AsyncSession, h: HandlerContext, activity: Activity
         return "rejected: blocked"
     if follow.state == "accepted" or not target.locked:
         await h.replies.accept_follow(session, follow, target, actor)
+        await notify(session, recipient=target, kind="follow", from_actor=actor, now=h.clock())
         return "accepted"
+    await notify(session, recipient=target, kind="follow_request", from_actor=actor, now=h.clock())
     return "pending approval"
 
 
@@ -98,6 +101,9 @@ async def undo_follow(session: AsyncSession, h: HandlerContext, undone_id: str, 
         session.add(Tombstone(uri=undone_id, actor_uri=actor.uri))
         return "undo of an unknown follow remembered"
     await session.delete(follow)
+    followee = await session.get(Actor, follow.followee_id)
+    if followee is not None:
+        await withdraw(session, recipient=followee, kinds=("follow", "follow_request"), from_actor=actor)
     return "unfollowed"
 
 

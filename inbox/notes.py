@@ -6,6 +6,8 @@ from sqlalchemy import delete, func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from actors.accounts import find_local_actor
+from actors.notifications import forget_actor, forget_status, notify_boosters_of_update, notify_new_status
 from actors.remote import ActorUnavailable
 from federation.documents import (
     NOTE_TYPES,
@@ -67,10 +69,22 @@ async def on_create(session: AsyncSession, h: HandlerContext, activity: Activity
         raise Ignore("nobody here follows, is addressed by or is replied to by this post")
     # Fetched before anything is written here: resolving an author writes in a transaction of its own.
     ancestors = await _unknown_ancestors(session, h, note)
-    await _store(session, h, note, actor)
+    status = await _store(session, h, note, actor)
     for parent, author in ancestors:
         await _store(session, h, parent, author)
+    await notify_new_status(session, status, actor, await _local_people(session, h, note), now=h.clock())
     return f"stored {note.visibility(actor.followers_uri)} post"
+
+
+async def _local_people(session: AsyncSession, h: HandlerContext, note: NoteDocument) -> list[Actor]:
+    """The local people a post names or addresses. (Fetched ancestors notify nobody: old news.)"""
+    people = []
+    for uri in dict.fromkeys(note.mentions + note.recipients):
+        username = h.urls.local_username(uri)
+        person = await find_local_actor(session, username) if username else None
+        if person is not None:
+            people.append(person)
+    return people
 
 
 async def _store(session: AsyncSession, h: HandlerContext, note: NoteDocument, author: Actor) -> Status:
@@ -87,8 +101,9 @@ async def _store(session: AsyncSession, h: HandlerContext, note: NoteDocument, a
         session.add(Mention(status_id=status.id, actor_uri=uri))
     for name in note.hashtags:
         session.add(StatusTag(status_id=status.id, name=name))
-    for media in note.attachments:
-        session.add(MediaAttachment(status_id=status.id, remote_url=media.url, media_type=media.media_type,
+    for position, media in enumerate(note.attachments):
+        session.add(MediaAttachment(status_id=status.id, position=position, remote_url=media.url,
+                                    media_type=media.media_type,
                                     description=media.description, blurhash=media.blurhash,
                                     width=media.width, height=media.height))
     return status
@@ -139,6 +154,7 @@ async def on_update(session: AsyncSession, h: HandlerContext, activity: Activity
     status.content, status.summary, status.sensitive = note.content, note.summary, note.sensitive
     status.edited_at = note.updated or h.clock()
     session.add(status)
+    await notify_boosters_of_update(session, status, actor, now=h.clock())
     return "post updated"
 
 
@@ -153,6 +169,7 @@ async def on_delete(session: AsyncSession, h: HandlerContext, activity: Activity
         await session.exec(delete(Follow).where(  # type: ignore[call-overload]
             (Follow.follower_id == actor.id) | (Follow.followee_id == actor.id)))
         await session.exec(delete(Favourite).where(Favourite.actor_id == actor.id))  # type: ignore[call-overload]
+        await forget_actor(session, actor)
         return "account removed"
     if await session.get(Tombstone, target) is None:
         session.add(Tombstone(uri=target, actor_uri=actor.uri))
@@ -164,4 +181,5 @@ async def on_delete(session: AsyncSession, h: HandlerContext, activity: Activity
         raise DocumentError("only the author may delete a post")
     status.deleted_at, status.content, status.summary = h.clock(), "", ""
     session.add(status)
+    await forget_status(session, status)
     return "post deleted"

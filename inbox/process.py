@@ -25,7 +25,7 @@ from federation.documents import DocumentError, type_of
 from inbox import follows, moderation, notes, reactions
 from inbox.context import Activity, HandlerContext, Ignore, Retry
 from storage.engine import Database
-from storage.tables import Actor, InboxItem
+from storage.tables import Actor, Block, Favourite, Follow, InboxItem, Status, Tombstone
 
 log = logging.getLogger("rounds.inbox")
 
@@ -57,19 +57,25 @@ LEASE = timedelta(seconds=30)  # a killed worker's items come back this soon
 async def on_undo(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
     undone = reactions.undone_id(activity, actor)
     obj = activity.get("object")
-    kind = type_of(obj) if isinstance(obj, dict) else None
+    kind = type_of(obj) if isinstance(obj, dict) else await _kind_of(session, undone)
     if kind is None:
-        # A bare id: find what it names among the things this actor did.
-        for candidate in ("Follow", "Like", "Announce", "Block"):
-            try:
-                return await UNDO_HANDLERS[candidate](session, h, undone, actor)
-            except Ignore:
-                continue
-        raise Ignore("undo of something not known here")
+        # Nothing of that id here yet: remember it, so that it is not applied if it comes late.
+        if await session.get(Tombstone, undone) is None:
+            session.add(Tombstone(uri=undone, actor_uri=actor.uri))
+        return "undo of an unknown activity remembered"
     handler = UNDO_HANDLERS.get(kind)
     if handler is None:
         raise Ignore(f"Undo of {kind} is not handled")
     return await handler(session, h, undone, actor)
+
+
+async def _kind_of(session: AsyncSession, activity_id: str) -> str | None:
+    """What a bare activity id in an Undo names, among the things kept here by that id."""
+    for kind, column in (("Follow", Follow.uri), ("Like", Favourite.uri), ("Announce", Status.uri),
+                         ("Block", Block.uri)):
+        if (await session.exec(select(column).where(column == activity_id))).first() is not None:
+            return kind
+    return None
 
 
 HANDLERS["Undo"] = on_undo

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from actors.notifications import notify, withdraw
 from actors.remote import ActorUnavailable
 from federation.documents import DocumentError, id_of, parse_note, same_origin
 from federation.fetch import FetchError
@@ -24,7 +25,17 @@ async def on_like(session: AsyncSession, h: HandlerContext, activity: Activity, 
         Favourite.actor_id == actor.id, Favourite.status_id == status.id))
     if existing.first() is None:
         session.add(Favourite(actor_id=actor.id, status_id=status.id, uri=activity["id"]))
+    author = await _local_author(session, status)
+    if author is not None:
+        await notify(session, recipient=author, kind="favourite", from_actor=actor, status=status, now=h.clock())
     return "favourited"
+
+
+async def _local_author(session: AsyncSession, status: Status | None) -> Actor | None:
+    """Who hears about a reaction to `status`: its author, when they are one of ours."""
+    if status is None or not status.local:
+        return None
+    return await session.get(Actor, status.actor_id)
 
 
 async def on_announce(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
@@ -45,6 +56,9 @@ async def on_announce(session: AsyncSession, h: HandlerContext, activity: Activi
         raise Ignore("only public and unlisted posts can be boosted")
     session.add(Status(uri=activity["id"], actor_id=actor.id, local=False, visibility="public",
                        reblog_of_id=original.id))
+    author = await _local_author(session, original)
+    if author is not None:
+        await notify(session, recipient=author, kind="reblog", from_actor=actor, status=original, now=h.clock())
     return "boost stored"
 
 
@@ -80,6 +94,10 @@ async def undo_like(session: AsyncSession, h: HandlerContext, undone_id: str, ac
         session.add(Tombstone(uri=undone_id, actor_uri=actor.uri))
         return "undo of an unknown like remembered"
     await session.delete(favourite)
+    status = await session.get(Status, favourite.status_id)
+    author = await _local_author(session, status)
+    if author is not None:
+        await withdraw(session, recipient=author, kinds=("favourite",), from_actor=actor, status=status)
     return "unfavourited"
 
 
@@ -91,6 +109,10 @@ async def undo_announce(session: AsyncSession, h: HandlerContext, undone_id: str
         return "undo of an unknown boost remembered"
     boost.deleted_at = h.clock()
     session.add(boost)
+    original = await session.get(Status, boost.reblog_of_id) if boost.reblog_of_id is not None else None
+    author = await _local_author(session, original)
+    if author is not None:
+        await withdraw(session, recipient=author, kinds=("reblog",), from_actor=actor, status=original)
     return "boost removed"
 
 

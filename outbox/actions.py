@@ -16,6 +16,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.documents import actor_document
+from actors.notifications import notify, notify_edited, notify_new_status, withdraw
 from actors.urls import LocalUrls
 from federation.documents import DocumentError, host_of
 from moderation.policy import DomainPolicy
@@ -30,6 +31,7 @@ from storage.tables import (
     MediaAttachment,
     Mention,
     Status,
+    StatusEdit,
     StatusTag,
     utcnow,
 )
@@ -105,6 +107,9 @@ class Outbox:
         if target.domain is not None:
             await self.enqueue(session, activity("Follow", follow.uri, follower, target.uri),
                                follower, [target.inbox_uri])
+        else:
+            await notify(session, recipient=target, kind="follow" if follow.state == "accepted" else "follow_request",
+                         from_actor=follower)
         return follow
 
     async def send_unfollow(self, session: AsyncSession, follower: Actor, target: Actor) -> bool:
@@ -114,6 +119,7 @@ class Outbox:
         if follow is None:
             return False
         await session.delete(follow)
+        await withdraw(session, recipient=target, kinds=("follow", "follow_request"), from_actor=follower)
         if target.domain is not None:
             follow_document = activity("Follow", follow.uri, follower, target.uri)
             follow_document.pop("@context")
@@ -156,13 +162,18 @@ class Outbox:
         in_reply_to: Status | None = None,
         mentions: list[Actor] = (),  # type: ignore[assignment]
         hashtags: list[str] = (),  # type: ignore[assignment]
+        application_id: int | None = None,
+        media: list[MediaAttachment] = (),  # type: ignore[assignment]
     ) -> Status:
+        """`application_id`: the client app it was posted with (Mastodon's `application`);
+        `media`: uploads (not yet in a post) it carries, in order."""
         status_id = new_id()
         uri = self.urls.status(author.username, status_id)
         status = Status(
             id=status_id, uri=uri, actor_id=author.id, local=True, visibility=visibility,
             content=content_html, summary=summary, sensitive=sensitive or bool(summary),
             language=language, url=uri, in_reply_to_uri=in_reply_to.uri if in_reply_to else None,
+            application_id=application_id,
         )
         session.add(status)
         await session.flush()
@@ -170,22 +181,53 @@ class Outbox:
             session.add(Mention(status_id=status.id, actor_uri=mentioned.uri))
         for name in dict.fromkeys(hashtags):
             session.add(StatusTag(status_id=status.id, name=name))
+        for position, attachment in enumerate(media):
+            attachment.status_id, attachment.position = status.id, position
+            session.add(attachment)
         await session.flush()
         await self._send_status_activity(session, "Create", status, author, list(mentions))
+        await notify_new_status(session, status, author, mentions)
         return status
 
     async def edit_status(self, session: AsyncSession, status: Status, author: Actor, *,
-                          content_html: str, summary: str | None = None) -> Status:
+                          content_html: str, summary: str | None = None, sensitive: bool | None = None,
+                          language: str | None = None, mentions: Iterable[Actor] | None = None,
+                          hashtags: Iterable[str] | None = None) -> Status:
+        """Change what was given (None: keep it), keeping the version before as a StatusEdit
+        for the history. `mentions` are only added; `hashtags` replace the old ones."""
+        session.add(StatusEdit(status_id=status.id, content=status.content, summary=status.summary,
+                               sensitive=status.sensitive, created_at=status.edited_at or status.created_at))
         status.content = content_html
+        if sensitive is not None:
+            status.sensitive = sensitive
+        if language is not None:
+            status.language = language
         if summary is not None:
             status.summary = summary
             status.sensitive = status.sensitive or bool(summary)
         status.edited_at = utcnow()
         session.add(status)
         await session.flush()
+        await self._retag(session, status, mentions or (), hashtags)
         await self._send_status_activity(session, "Update", status, author,
                                           await self._mentioned(session, status))
+        await notify_edited(session, status, author)
         return status
+
+    async def _retag(self, session: AsyncSession, status: Status, mentioned: Iterable[Actor],
+                     hashtags: Iterable[str] | None) -> None:
+        """The rows an edit changes. Mentions are only added: someone named before the edit
+        still hears about it (Mastodon's UpdateStatusService keeps them too)."""
+        present = set((await session.exec(select(Mention.actor_uri).where(Mention.status_id == status.id))).all())
+        for actor in mentioned:
+            if actor.uri not in present:
+                session.add(Mention(status_id=status.id, actor_uri=actor.uri))
+                present.add(actor.uri)
+        if hashtags is not None:
+            await session.exec(delete(StatusTag).where(StatusTag.status_id == status.id))  # type: ignore[call-overload]
+            for name in dict.fromkeys(hashtags):
+                session.add(StatusTag(status_id=status.id, name=name))
+        await session.flush()
 
     async def delete_status(self, session: AsyncSession, status: Status, author: Actor) -> None:
         mentioned = await self._mentioned(session, status)
@@ -228,7 +270,8 @@ class Outbox:
         mention_uris = [actor.uri for actor in mentioned]
         tags = (await session.exec(select(StatusTag.name).where(StatusTag.status_id == status.id))).all()
         media = (await session.exec(
-            select(MediaAttachment).where(MediaAttachment.status_id == status.id))).all()
+            select(MediaAttachment).where(MediaAttachment.status_id == status.id)
+            .order_by(MediaAttachment.position, MediaAttachment.id))).all()
         note = note_document(status, author, mention_uris=mention_uris, hashtags=list(tags),
                              attachments=list(media), tag_url=f"{self.urls.base_url}/tags/{{name}}",
                              with_context=False)
@@ -250,6 +293,7 @@ class Outbox:
         await session.flush()
         await self.enqueue(session, activity("Like", favourite.uri, actor, status.uri), actor,
                            [self.inbox_of(author)])
+        await notify(session, recipient=author, kind="favourite", from_actor=actor, status=status)
         return favourite
 
     async def unfavourite(self, session: AsyncSession, actor: Actor, status: Status, author: Actor) -> None:
@@ -259,6 +303,7 @@ class Outbox:
         if favourite is None:
             return
         await session.delete(favourite)
+        await withdraw(session, recipient=author, kinds=("favourite",), from_actor=actor, status=status)
         like = activity("Like", favourite.uri, actor, status.uri)
         like.pop("@context")
         await self.enqueue(session, activity("Undo", self._activity_id(actor, "undo"), actor, like),
@@ -283,6 +328,7 @@ class Outbox:
                             cc=followers + [author.uri], published=boost.created_at)
         inboxes = await self.follower_inboxes(session, actor) | {self.inbox_of(author)}
         await self.enqueue(session, announce, actor, inboxes)
+        await notify(session, recipient=author, kind="reblog", from_actor=actor, status=status)
         return boost
 
     async def unboost(self, session: AsyncSession, actor: Actor, status: Status, author: Actor) -> bool:
@@ -293,6 +339,7 @@ class Outbox:
             return False
         boost.deleted_at = utcnow()
         session.add(boost)
+        await withdraw(session, recipient=author, kinds=("reblog",), from_actor=actor, status=status)
         announce = activity("Announce", boost.uri, actor, status.uri)
         announce.pop("@context")
         undo = activity("Undo", self._activity_id(actor, "undo"), actor, announce)

@@ -133,7 +133,8 @@ async def _outbox_items(session: AsyncSession, request: Request, person: Actor,
             select(StatusTag.status_id, StatusTag.name).where(StatusTag.status_id.in_(ids)))).all():  # type: ignore[attr-defined]
         tags[status_id].append(name)
     for attachment in (await session.exec(
-            select(MediaAttachment).where(MediaAttachment.status_id.in_(ids)))).all():  # type: ignore[attr-defined]
+            select(MediaAttachment).where(MediaAttachment.status_id.in_(ids))
+            .order_by(MediaAttachment.position, MediaAttachment.id))).all():  # type: ignore[attr-defined]
         media[attachment.status_id].append(attachment)
     boosted_ids = [status.reblog_of_id for status in statuses if status.reblog_of_id]
     boosted = {row.id: row.uri for row in (await session.exec(

@@ -16,13 +16,13 @@ from starlette.templating import Jinja2Templates
 
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision
-from web import activitypub, api, inbox, oauth, objects, pages, signup, wellknown
+from web import activitypub, api, inbox, media, oauth, objects, pages, signup, wellknown
 from web.context import AppContext
 from web.cors import CORS
 from web.errors import http_exception
-from web.limits import BodyLimit
 from web.services import build_federation
 from web.settings import Settings
+from web.uploads import UploadAwareBodyLimit
 
 log = logging.getLogger("rounds")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -67,8 +67,8 @@ def create_app(
 
     app = Starlette(
         routes=[*wellknown.routes, *inbox.routes, *objects.routes, *activitypub.routes, *pages.routes,
-                *oauth.routes, *signup.routes, *api.routes],
-        middleware=[Middleware(CORS), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+                *oauth.routes, *signup.routes, *api.routes, *media.routes],
+        middleware=[Middleware(CORS), Middleware(UploadAwareBodyLimit, max_bytes=settings.max_body_bytes)],
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )

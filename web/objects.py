@@ -73,7 +73,8 @@ async def _note(request: Request, status: Status, author: Actor, *, with_context
     async with ctx.database.session() as session:
         mentions = (await session.exec(select(Mention.actor_uri).where(Mention.status_id == status.id))).all()
         tags = (await session.exec(select(StatusTag.name).where(StatusTag.status_id == status.id))).all()
-        media = (await session.exec(select(MediaAttachment).where(MediaAttachment.status_id == status.id))).all()
+        media = (await session.exec(select(MediaAttachment).where(MediaAttachment.status_id == status.id)
+                                    .order_by(MediaAttachment.position, MediaAttachment.id))).all()
     return note_document(status, author, mention_uris=list(mentions), hashtags=list(tags),
                          attachments=list(media), tag_url=f"{ctx.urls.base_url}/tags/{{name}}",
                          with_context=with_context)

@@ -100,6 +100,13 @@ def _existing_file(name: str, raw: str) -> Path:
     return path
 
 
+def _directory(name: str, raw: str) -> Path:
+    path = Path(raw.strip()).expanduser()
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{name}: not a directory: {raw}")
+    return path
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -137,7 +144,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROUNDS_REGISTRATIONS", "registrations", _choice(REGISTRATION_MODES), "approval",
             "Sign-ups: `open`, `approval` (an admin approves each) or `closed`."),
     Setting("ROUNDS_MAX_BODY_BYTES", "max_body_bytes", _positive_int, 1_048_576,
-            "Largest request body accepted by inboxes and the API, in bytes.", default_text="1048576"),
+            "Largest request body accepted by inboxes and the API, in bytes (picture uploads: up to 16 MiB each).",
+            default_text="1048576"),
+    Setting("ROUNDS_MEDIA_DIR", "media_dir", _directory, Path("media"),
+            "Directory for uploaded pictures (created when the first one arrives); back it up with the database.",
+            default_text="./media"),
     Setting("ROUNDS_LOG_LEVEL", "log_level", _choice(LOG_LEVELS), "info",
             "`debug`, `info`, `warning` or `error`."),
 )
@@ -156,6 +167,7 @@ class Settings:
     instance_name: str = "Rounds"
     registrations: str = "approval"
     max_body_bytes: int = 1_048_576
+    media_dir: Path = Path("media")
     log_level: str = "info"
 
     @property

@@ -114,6 +114,8 @@ class MediaAttachment(SQLModel, table=True):
     )
     file_name: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
     preview_file_name: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    # Where it sits among its post's pictures, as the author ordered them (`media_ids[]`).
+    position: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
     focus_x: float | None = Field(default=None, sa_column=sa.Column(sa.Float))
     focus_y: float | None = Field(default=None, sa_column=sa.Column(sa.Float))
     created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())

@@ -458,3 +458,20 @@ async def test_fetching_the_posts_a_reply_answers_stops_after_a_bounded_number(n
     assert await status_on(mayo, last.uri) is not None
     kept = [await status_on(mayo, status.uri) is not None for status in chain]
     assert kept == [False] * (len(chain) - MAX_ANCESTORS) + [True] * MAX_ANCESTORS  # the nearest ones only
+
+
+async def test_an_undo_naming_a_like_by_its_bare_id_removes_the_like(network):
+    (mayo, inova, _), drain = network
+    await mayo.account("ann", role="staff")
+    bo = await inova.account("dr_bo", role="staff")
+    status = await post(mayo, "ann", "Visiting hours change on Monday", "public")
+    like_id = f"{bo.actor.uri}#likes/1"
+    like = {"id": like_id, "type": "Like", "actor": bo.actor.uri, "object": status.uri}
+    assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", json.dumps(like).encode()) == 202
+    await drain()
+    undo = {"id": f"{bo.actor.uri}#undo/1", "type": "Undo", "actor": bo.actor.uri, "object": like_id}
+    assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", json.dumps(undo).encode()) == 202
+    await drain()
+    async with mayo.ctx.database.session() as session:
+        assert (await session.exec(select(func.count()).select_from(Favourite))).one() == 0
+        assert (await session.get(Tombstone, like_id)) is None  # it named a known like: nothing to remember

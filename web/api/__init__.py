@@ -9,9 +9,14 @@ from web.api import (
     instance,
     lists,
     markers,
+    media,
+    mutes,
+    notifications,
+    profile,
     reports,
     search,
     status_actions,
+    status_extras,
     statuses,
     timelines,
 )
@@ -21,6 +26,11 @@ routes = [*instance.routes, *accounts.routes, *statuses.routes, *timelines.route
 routes += follows.routes
 routes += search.routes
 routes += status_actions.routes
+routes += media.routes
+routes += profile.routes
+routes += notifications.routes
+routes += status_extras.routes
+routes += mutes.routes
 routes += reports.routes
 routes += lists.routes
 routes += markers.routes

@@ -11,9 +11,16 @@ from starlette.responses import JSONResponse, Response
 
 from actors.accounts import find_local_actor
 from actors.visibility import visible_to
-from storage.tables import Actor, Follow, Status, StatusTag, User
+from storage.tables import Actor, Follow, Pin, Status, StatusTag, User
 from web.api.entities import account, credential_account, load_accounts, relationships
-from web.api.listing import account_page, boost_shown, not_a_reply_to_others, status_page, with_media
+from web.api.listing import (
+    account_page,
+    boost_shown,
+    not_a_reply_to_others,
+    related_status_page,
+    status_page,
+    with_media,
+)
 from web.api.params import NOT_FOUND, get, is_record_id, query_bool, query_list, record_id
 from web.auth import optional_viewer, require_viewer
 from web.context import context_of
@@ -74,8 +81,10 @@ async def account_statuses(request: Request) -> Response:
     actor_id = record_id(request.path_params["id"])
     async with context_of(request).database.session() as session:
         await find_account(session, actor_id)
-    if query_bool(request, "pinned"):
-        return JSONResponse([])  # pinning is not stored yet, so nobody has pinned statuses
+    if query_bool(request, "pinned"):  # the account's pins, newest pin first
+        pinned = (select(Pin.id, Status).join(Status, Status.id == Pin.status_id)
+                  .where(Pin.actor_id == actor_id, Status.actor_id == actor_id, visible_to(viewer_id)))
+        return await related_status_page(request, pinned, Pin.id, viewer_id)
     query = select(Status).where(Status.actor_id == actor_id, visible_to(viewer_id), boost_shown(viewer_id))
     if query_bool(request, "exclude_replies"):
         query = query.where(not_a_reply_to_others())

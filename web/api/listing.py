@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, or_
+from sqlalchemy import ColumnElement, Select, and_, exists, or_
 from sqlalchemy.orm import aliased
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from actors.visibility import visible_to
-from storage.tables import Block, MediaAttachment, Status
+from storage.tables import Block, MediaAttachment, Mute, Status
 from web.api.entities import account, load_accounts, render_statuses
+from web.api.entities.accounts import mute_in_force
 from web.api.paging import Page, link_headers
 from web.context import context_of
 
@@ -41,6 +42,20 @@ def not_blocked_by(viewer_id: int | None) -> ColumnElement[bool]:
     return ~exists().where(Block.actor_id == viewer_id, Block.target_id == Status.actor_id)
 
 
+def not_muted_by(viewer_id: int | None) -> ColumnElement[bool]:
+    """Timelines leave out whoever the viewer mutes, their posts and boosts of their posts
+    alike, until the mute expires."""
+    if viewer_id is None:
+        return Status.id.is_not(None)  # type: ignore[union-attr]
+    original = aliased(Status)
+
+    def muted(author_id: Any) -> ColumnElement[bool]:
+        return exists().where(Mute.actor_id == viewer_id, Mute.target_id == author_id, mute_in_force())
+
+    return and_(~muted(Status.actor_id),
+                ~exists().where(original.id == Status.reblog_of_id, muted(original.actor_id)))
+
+
 async def status_page(request: Request, query: Select[Any], viewer_id: int | None,
                       page: Page | None = None) -> JSONResponse:
     """Run `query` (selecting Status) for the request's page and answer the rendered statuses."""
@@ -63,3 +78,14 @@ async def account_page(request: Request, query: Select[Any], paging_column: Any)
     entities = [account(batch.actors[actor.id], batch, ctx.urls) for _, actor in rows]
     return JSONResponse(entities, headers=link_headers(request, ctx.urls.base_url, [row_id for row_id, _ in rows]))
 
+
+async def related_status_page(request: Request, query: Select[Any], paging_column: Any,
+                              viewer_id: int | None) -> JSONResponse:
+    """Run `query` (selecting `paging_column`, Status) for the request's page: statuses paged by
+    the relation row's id (a bookmark, a favourite, a pin), so the newest bookmark comes first."""
+    ctx = context_of(request)
+    page = Page.of(request)
+    async with ctx.database.session() as session:
+        rows = page.arrange((await session.exec(page.apply(query, paging_column))).all())
+        entities = await render_statuses(session, [status for _, status in rows], ctx.urls, viewer_id)
+    return JSONResponse(entities, headers=link_headers(request, ctx.urls.base_url, [row_id for row_id, _ in rows]))

@@ -7,12 +7,14 @@ deliveries queued. A status the viewer may not see answers 404, as on the read s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
@@ -20,11 +22,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from outbox.actions import ActionError, Outbox
-from storage.tables import Actor, Mention, Status, StatusTag
+from storage.tables import Actor, IdempotencyKey, Status, utcnow
 from web.api.compose import MentionTarget, countable_length, scan, to_html, to_text
 from web.api.entities import render_status
 from web.api.entities.instance import MAX_STATUS_CHARACTERS
-from web.api.params import NOT_FOUND, get, rails_bool
+from web.api.media import attachments_for_post
+from web.api.params import NOT_FOUND, get, is_record_id, rails_bool
 from web.api.statuses import visible_status
 from web.auth import Viewer, require_viewer
 from web.context import AppContext, context_of
@@ -34,6 +37,8 @@ from web.oauth import request_params, validation_error
 VISIBILITIES = ("public", "unlisted", "private", "direct", "local")
 NOT_ALLOWED = "This action is not allowed"
 MAX_LANGUAGE = 16  # the column's width
+IDEMPOTENCY_WINDOW = timedelta(hours=1)  # as long as Mastodon keeps an Idempotency-Key
+MAX_IDEMPOTENCY_KEY = 255  # the column's width; longer keys are kept as their digest
 
 
 class Invalid(Exception):
@@ -98,18 +103,28 @@ def _language(params: dict[str, Any]) -> str | None:
     return raw
 
 
+def _media_ids(params: dict[str, Any]) -> list[int]:
+    """`media_ids[]` (forms), `media_ids` (JSON): upload ids, as strings or numbers."""
+    raw = params.get("media_ids")
+    values = raw if isinstance(raw, list) else [] if raw in (None, "") else [raw]
+    if not all(isinstance(value, str | int) and not isinstance(value, bool) and is_record_id(str(value))
+               for value in values):
+        raise Invalid("media_ids", "invalid", "must be ids of your uploads", "Media")
+    return [int(value) for value in values]
+
+
 @dataclass(frozen=True)
 class Written:
     text: str
     spoiler_text: str
 
 
-def _written(params: dict[str, Any]) -> Written:
-    """`status` and `spoiler_text`, checked like Mastodon: text required, and the warning and
-    the text together within the limit."""
+def _written(params: dict[str, Any], *, with_media: bool = False) -> Written:
+    """`status` and `spoiler_text`, checked like Mastodon: text required (unless pictures are
+    posted), and the warning and the text together within the limit."""
     text = (_string(params, "status") or "").strip()
     spoiler_text = (_string(params, "spoiler_text") or "").strip()
-    if not text:
+    if not text and not with_media:
         raise Invalid("text", "blank", "can't be blank", "Text")
     if countable_length(text) + countable_length(spoiler_text) > MAX_STATUS_CHARACTERS:
         raise Invalid("text", "too_long", f"character limit of {MAX_STATUS_CHARACTERS} exceeded", "Text")
@@ -172,41 +187,77 @@ async def _entity(session: AsyncSession, ctx: AppContext, status: Status, viewer
 
 # --- posting, editing, deleting -----------------------------------------------------------
 
+def _idempotency_key(request: Request) -> str | None:
+    """The `Idempotency-Key` header: apps (toot always) send one so that a post retried after a
+    lost answer is not posted twice."""
+    raw = request.headers.get("idempotency-key", "").strip()
+    if not raw:
+        return None
+    return raw if len(raw) <= MAX_IDEMPOTENCY_KEY else "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+async def _posted_with(session: AsyncSession, viewer: Viewer, key: str, *, forget_stale: bool) -> Status | None:
+    """The post this person made with `key` within the hour, if it still stands. With
+    `forget_stale`, an older use of the key (or one whose post is deleted) is removed, so the
+    key can name the new post."""
+    found = (await session.exec(select(IdempotencyKey).where(
+        IdempotencyKey.actor_id == viewer.actor.id, IdempotencyKey.key == key))).first()
+    if found is None:
+        return None
+    status = await session.get(Status, found.status_id)
+    if found.created_at > utcnow() - IDEMPOTENCY_WINDOW and status is not None and status.deleted_at is None:
+        return status
+    if forget_stale:
+        await session.delete(found)
+        await session.flush()
+    return None
+
+
 @refusing_invalid
 async def post_status(request: Request) -> Response:
     viewer = await require_viewer(request, "write:statuses")
     params = await request_params(request)
     ctx = context_of(request)
-    written = _written(params)
+    key = _idempotency_key(request)
+    media_ids = _media_ids(params)
+    written = _written(params, with_media=bool(media_ids))
     visibility = (_string(params, "visibility") or "").strip() or viewer.user.default_visibility
     if visibility not in VISIBILITIES:
         raise Invalid("visibility", "inclusion", "is not included in the list", "Visibility")
     language = _language(params) or viewer.user.locale or None
     sensitive = _flag(params, "sensitive")
     reply_to_id = (_string(params, "in_reply_to_id") or "").strip()
-    async with ctx.database.transaction() as session:
-        parent = await _target(session, reply_to_id, viewer) if reply_to_id else None
-        targets, mentioned = await _mentioned_accounts(session, ctx, written.text)
-        status = await outbox_of(request).post_status(
-            session, viewer.actor, content_html=to_html(written.text, ctx.urls.base_url, targets),
-            visibility=visibility, summary=written.spoiler_text, sensitive=sensitive, language=language,
-            in_reply_to=parent, mentions=mentioned, hashtags=list(scan(written.text).hashtags))
-        entity = await _entity(session, ctx, status, viewer)
+    try:
+        async with ctx.database.transaction() as session:
+            earlier = await _posted_with(session, viewer, key, forget_stale=True) if key else None
+            if earlier is not None:  # the same post again: answer it, write nothing
+                return JSONResponse(await _entity(session, ctx, earlier, viewer))
+            parent = await _target(session, reply_to_id, viewer) if reply_to_id else None
+            targets, mentioned = await _mentioned_accounts(session, ctx, written.text)
+            try:
+                media = await attachments_for_post(session, viewer.actor.id, media_ids)
+            except ValueError as error:
+                raise Invalid("media_ids", "invalid", str(error), "Media") from None
+            status = await outbox_of(request).post_status(
+                session, viewer.actor, content_html=to_html(written.text, ctx.urls.base_url, targets),
+                visibility=visibility, summary=written.spoiler_text, sensitive=sensitive, language=language,
+                in_reply_to=parent, mentions=mentioned, hashtags=list(scan(written.text).hashtags),
+                application_id=viewer.app_id, media=media)
+            if key:
+                session.add(IdempotencyKey(actor_id=viewer.actor.id, key=key, status_id=status.id))
+                await session.flush()
+            entity = await _entity(session, ctx, status, viewer)
+    except IntegrityError:
+        # Two requests with one key at once: the other one committed first and this one rolled
+        # back whole (the key is unique per person), so answer the other's post.
+        if not key:
+            raise
+        async with ctx.database.session() as session:
+            earlier = await _posted_with(session, viewer, key, forget_stale=False)
+            if earlier is None:
+                raise
+            entity = await _entity(session, ctx, earlier, viewer)
     return JSONResponse(entity)
-
-
-async def _retag(session: AsyncSession, status: Status, mentioned: Iterable[Actor], hashtags: Iterable[str]) -> None:
-    """The rows an edit changes. Mentions are only added: someone named before the edit still
-    hears about it (Mastodon's UpdateStatusService keeps them too)."""
-    present = set((await session.exec(select(Mention.actor_uri).where(Mention.status_id == status.id))).all())
-    for actor in mentioned:
-        if actor.uri not in present:
-            session.add(Mention(status_id=status.id, actor_uri=actor.uri))
-            present.add(actor.uri)
-    await session.exec(delete(StatusTag).where(StatusTag.status_id == status.id))  # type: ignore[call-overload]
-    for name in hashtags:
-        session.add(StatusTag(status_id=status.id, name=name))
-    await session.flush()
 
 
 @refusing_invalid
@@ -222,14 +273,11 @@ async def edit_status(request: Request) -> Response:
             raise HTTPException(403, NOT_ALLOWED)  # a boost has no text to edit
         targets, mentioned = await _mentioned_accounts(session, ctx, written.text)
         # Only what was sent changes (as Mastodon's UpdateStatusService).
-        if "sensitive" in params:
-            status.sensitive = _flag(params, "sensitive")
-        if language is not None:
-            status.language = language
-        await _retag(session, status, mentioned, scan(written.text).hashtags)
         await outbox_of(request).edit_status(
             session, status, viewer.actor, content_html=to_html(written.text, ctx.urls.base_url, targets),
-            summary=written.spoiler_text if "spoiler_text" in params else None)
+            summary=written.spoiler_text if "spoiler_text" in params else None,
+            sensitive=_flag(params, "sensitive") if "sensitive" in params else None, language=language,
+            mentions=mentioned, hashtags=scan(written.text).hashtags)
         entity = await _entity(session, ctx, status, viewer)
     return JSONResponse(entity)
 

@@ -11,7 +11,14 @@ from starlette.responses import Response
 
 from actors.visibility import visible_to
 from storage.tables import Follow, Status, StatusTag
-from web.api.listing import boost_shown, not_a_reply_to_others, not_blocked_by, status_page, with_media
+from web.api.listing import (
+    boost_shown,
+    not_a_reply_to_others,
+    not_blocked_by,
+    not_muted_by,
+    status_page,
+    with_media,
+)
 from web.api.params import get, query_bool, query_list
 from web.auth import optional_viewer, require_viewer
 
@@ -22,7 +29,7 @@ def _public_query(request: Request, viewer_id: int | None) -> Select[Any]:
     local, remote = query_bool(request, "local"), query_bool(request, "remote")
     levels = ["public"] if viewer_id is None or remote else ["public", "local"]
     query = select(Status).where(Status.visibility.in_(levels), Status.reblog_of_id.is_(None),  # type: ignore[union-attr]
-                                 visible_to(viewer_id), not_blocked_by(viewer_id))
+                                 visible_to(viewer_id), not_blocked_by(viewer_id), not_muted_by(viewer_id))
     if local:
         query = query.where(Status.local)
     elif remote:
@@ -67,7 +74,8 @@ async def home(request: Request) -> Response:
     followed = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Status.actor_id,
                               Follow.state == "accepted")
     query = select(Status).where(or_(Status.actor_id == viewer_id, followed),
-                                 and_(visible_to(viewer_id), boost_shown(viewer_id), not_blocked_by(viewer_id)))
+                                 and_(visible_to(viewer_id), boost_shown(viewer_id), not_blocked_by(viewer_id),
+                                      not_muted_by(viewer_id)))
     return await status_page(request, query, viewer_id)
 
 

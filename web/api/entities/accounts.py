@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.urls import LocalUrls
 from federation.html import clean_html
-from storage.tables import Actor, Block, Follow, Status, User
+from storage.tables import Actor, Block, Follow, Mute, Status, User, utcnow
+from web.api.compose import to_text
 from web.api.entities.formats import entity_id, iso_date, iso_datetime, missing_avatar, missing_header
 
 # Mastodon's permission bits (app/models/user_role.rb), for the roles a Rounds person holds.
@@ -80,7 +81,7 @@ def acct_of(actor: Actor) -> str:
 
 
 def account(actor: Actor, batch: AccountBatch, urls: LocalUrls) -> dict[str, Any]:
-    avatar, header = missing_avatar(urls), missing_header(urls)
+    avatar, header = actor.avatar_url or missing_avatar(urls), actor.header_url or missing_header(urls)
     role = batch.roles.get(actor.id)
     highlighted = [] if role is None or not ROLES[role][3] else [
         {"id": ROLES[role][0], "name": ROLES[role][1], "color": ""}]
@@ -129,7 +130,7 @@ async def credential_account(session: AsyncSession, actor: Actor, user: User, ur
         "privacy": user.default_visibility,
         "sensitive": False,
         "language": user.locale or "",
-        "note": actor.summary,
+        "note": to_text(actor.summary),  # what the person typed, for the profile editor
         "fields": [],
         "follow_requests_count": requests.one(),
         "hide_collections": actor.hide_collections,
@@ -141,8 +142,13 @@ async def credential_account(session: AsyncSession, actor: Actor, user: User, ur
     return entity
 
 
+def mute_in_force(now: datetime | None = None) -> ColumnElement[bool]:
+    """A mute that has not expired: one with a `duration` lapses by itself, with no job to end it."""
+    return or_(Mute.expires_at.is_(None), Mute.expires_at > (now or utcnow()))  # type: ignore[union-attr]
+
+
 async def relationships(session: AsyncSession, viewer_id: int, target_ids: list[int]) -> list[dict[str, Any]]:
-    """One Relationship per target, in the order asked, from two queries."""
+    """One Relationship per target, in the order asked, from three queries."""
     ids = set(target_ids)
     follows = (await session.exec(select(Follow.follower_id, Follow.followee_id, Follow.state).where(or_(
         and_(Follow.follower_id == viewer_id, Follow.followee_id.in_(ids)),
@@ -152,15 +158,20 @@ async def relationships(session: AsyncSession, viewer_id: int, target_ids: list[
         and_(Block.target_id == viewer_id, Block.actor_id.in_(ids)))))).all()
     outgoing = {followee: state for follower, followee, state in follows if follower == viewer_id}
     incoming = {follower: state for follower, followee, state in follows if followee == viewer_id}
+    mutes = (await session.exec(select(Mute.target_id, Mute.notifications).where(
+        Mute.actor_id == viewer_id, Mute.target_id.in_(ids), mute_in_force()))).all()
     blocking = {target for actor, target in blocks if actor == viewer_id}
     blocked_by = {actor for actor, target in blocks if target == viewer_id}
+    muting = dict(mutes)
     return [relationship(target, outgoing.get(target), incoming.get(target), target in blocking,
-                         target in blocked_by) for target in target_ids]
+                         target in blocked_by, muting=target in muting, muting_notifications=muting.get(target, False))
+            for target in target_ids]
 
 
 def relationship(target_id: int, outgoing: str | None, incoming: str | None, blocking: bool,
-                 blocked_by: bool) -> dict[str, Any]:
-    """`outgoing`/`incoming`: the state of the follow viewer → target / target → viewer, if any."""
+                 blocked_by: bool, *, muting: bool = False, muting_notifications: bool = False) -> dict[str, Any]:
+    """`outgoing`/`incoming`: the state of the follow viewer → target / target → viewer, if any;
+    `muting_notifications`: the viewer's mute of the target silences its notifications too."""
     return {
         "id": entity_id(target_id),
         "following": outgoing == "accepted",
@@ -170,8 +181,8 @@ def relationship(target_id: int, outgoing: str | None, incoming: str | None, blo
         "followed_by": incoming == "accepted",
         "blocking": blocking,
         "blocked_by": blocked_by,
-        "muting": False,
-        "muting_notifications": False,
+        "muting": muting,
+        "muting_notifications": muting and muting_notifications,
         "requested": outgoing == "pending",
         "requested_by": incoming == "pending",
         "domain_blocking": False,

@@ -2,8 +2,9 @@
 
 `render_statuses` turns any number of statuses into entities with a fixed number of
 queries: the boosted originals, the replied-to statuses, the accounts (with their counts),
-media, mentions, tags, the three counters and the viewer's own favourites and boosts are
-each loaded once for the whole list. Callers decide who may see what before calling.
+media, mentions, tags, the three counters, the apps that posted them and the viewer's own
+favourites, boosts, bookmarks, pins and mutes are each loaded once for the whole list.
+Callers decide who may see what before calling.
 """
 
 from __future__ import annotations
@@ -19,8 +20,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.urls import LocalUrls
 from federation.html import clean_html, clean_text
-from storage.tables import Actor, Favourite, MediaAttachment, Mention, Status, StatusTag
-from web.api.entities.accounts import AccountBatch, account, load_accounts
+from storage.tables import (
+    Actor,
+    Bookmark,
+    Favourite,
+    MediaAttachment,
+    Mention,
+    Mute,
+    OAuthApp,
+    Pin,
+    Status,
+    StatusTag,
+)
+from web.api.entities.accounts import AccountBatch, account, load_accounts, mute_in_force
 from web.api.entities.formats import entity_id, iso_datetime, optional_datetime
 from web.api.entities.media import media_attachment, status_mention, status_tag
 
@@ -38,6 +50,10 @@ class StatusBatch:
     favourites: dict[int, int] = field(default_factory=dict)
     favourited: set[int] = field(default_factory=set)
     reblogged: set[int] = field(default_factory=set)
+    bookmarked: set[int] = field(default_factory=set)
+    pinned: set[int] = field(default_factory=set)
+    muted_authors: set[int] = field(default_factory=set)
+    applications: dict[int, dict[str, str | None]] = field(default_factory=dict)
 
 
 async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewer_id: int | None) -> StatusBatch:
@@ -55,7 +71,7 @@ async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewe
         batch.parents = {uri: (status_id, actor_id) for uri, status_id, actor_id in rows.all()}
     batch.accounts = await load_accounts(session, {status.actor_id for status in everything})
     for media in (await session.exec(select(MediaAttachment).where(MediaAttachment.status_id.in_(ids))
-                                     .order_by(MediaAttachment.id))).all():
+                                     .order_by(MediaAttachment.position, MediaAttachment.id))).all():
         batch.media[media.status_id].append(media)
     for status_id, actor in (await session.exec(select(Mention.status_id, Actor)
                                                 .join(Actor, Actor.uri == Mention.actor_uri)
@@ -81,6 +97,18 @@ async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewe
             Favourite.actor_id == viewer_id, Favourite.status_id.in_(ids)))).all())
         batch.reblogged = set((await session.exec(select(Status.reblog_of_id).where(
             Status.actor_id == viewer_id, Status.reblog_of_id.in_(ids), alive))).all())
+        batch.bookmarked = set((await session.exec(select(Bookmark.status_id).where(
+            Bookmark.actor_id == viewer_id, Bookmark.status_id.in_(ids)))).all())
+        batch.pinned = set((await session.exec(select(Pin.status_id).where(
+            Pin.actor_id == viewer_id, Pin.status_id.in_(ids)))).all())
+        batch.muted_authors = set((await session.exec(select(Mute.target_id).where(
+            Mute.actor_id == viewer_id, Mute.target_id.in_({status.actor_id for status in everything}),
+            mute_in_force()))).all())
+    app_ids = {status.application_id for status in everything if status.local and status.application_id}
+    if app_ids:
+        apps = await session.exec(select(OAuthApp.id, OAuthApp.name, OAuthApp.website)
+                                  .where(OAuthApp.id.in_(app_ids)))
+        batch.applications = {app_id: {"name": name, "website": website} for app_id, name, website in apps.all()}
     return batch
 
 
@@ -94,6 +122,9 @@ def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[s
         reblog = status_entity(original, batch, urls)
     author = batch.accounts.actors[status.actor_id]
     parent = batch.parents.get(status.in_reply_to_uri or "")
+    # Only local posts say which app made them; the batch loads no others.
+    app = batch.applications.get(status.application_id) if status.application_id is not None else None
+    application = dict(app) if app is not None else None
     return {
         "id": entity_id(status.id),
         "uri": status.uri,
@@ -115,15 +146,15 @@ def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[s
         "emojis": [],
         "card": None,
         "poll": None,
-        "application": None,
+        "application": application,
         "replies_count": batch.replies.get(status.uri, 0),
         "reblogs_count": batch.reblogs.get(status.id, 0),
         "favourites_count": batch.favourites.get(status.id, 0),
         "favourited": status.id in batch.favourited,
         "reblogged": status.id in batch.reblogged,
-        "bookmarked": False,
-        "muted": False,
-        "pinned": False,
+        "bookmarked": status.id in batch.bookmarked,
+        "muted": status.actor_id in batch.muted_authors,
+        "pinned": status.id in batch.pinned,
         "filtered": [],
     }
 

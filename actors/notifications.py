@@ -1,0 +1,166 @@
+"""Notifications: what happened to a local person, written where it happens.
+
+One rung below the inbox and the outbox, so a remote event (a delivered Follow, Like,
+Announce, Create, Update) and the same event between two local people (which never
+federates) notify through the same rules:
+
+    only local recipients; never oneself; nothing from someone the recipient blocks or
+    mutes with notifications; once per event (the row's `key`, unique per recipient, so a
+    redelivered activity or a repeated action adds nothing)
+
+Everything runs in the caller's transaction. Undoing the event (Undo of a Like, Announce
+or Follow; an unfavourite, unboost or unfollow here) withdraws the notification. A
+notification whose status was deleted, or that its recipient may not see, is not listed
+(`web.api.notifications` applies `actors.visibility`); the inbox also removes the rows of a
+status or an account whose deletion it receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from actors.visibility import local_viewer_may_see
+from storage.ids import new_id
+from storage.tables import Actor, Block, Mention, Mute, Notification, Status, utcnow
+
+# Mastodon's kinds that Rounds can produce (its admin.* and severed_relationships are not made here).
+KINDS = frozenset({"mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update"})
+
+
+def notification_key(kind: str, from_actor: Actor, status: Status | None = None, occasion: str = "") -> str:
+    """What makes two notifications the same event. `occasion` tells apart events that may
+    happen again for the same pair and status (each edit of a post is its own `update`)."""
+    key = f"{kind}:{from_actor.id}:{status.id if status is not None else ''}"
+    return f"{key}:{occasion}" if occasion else key
+
+
+async def silenced(session: AsyncSession, recipient_id: int, sender_id: int, now: datetime) -> bool:
+    """Does the recipient block the sender, or mute them with notifications (and not expired)?"""
+    blocked = await session.exec(select(Block.id).where(Block.actor_id == recipient_id,
+                                                        Block.target_id == sender_id))
+    if blocked.first() is not None:
+        return True
+    muted = await session.exec(select(Mute.id).where(
+        Mute.actor_id == recipient_id, Mute.target_id == sender_id, Mute.notifications,
+        or_(Mute.expires_at.is_(None), Mute.expires_at > now)))  # type: ignore[union-attr,operator]
+    return muted.first() is not None
+
+
+def _insert_dialect(session: AsyncSession):
+    """The dialect's INSERT, which knows ON CONFLICT (both engines spell it the same way)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def notify(session: AsyncSession, *, recipient: Actor, kind: str, from_actor: Actor,
+                 status: Status | None = None, occasion: str = "",
+                 now: datetime | None = None) -> Notification | None:
+    """Tell the local `recipient` that `from_actor` did `kind` (about `status`).
+
+    Returns the new notification, or None when the rules say nothing is due or this very
+    event was already notified. Insert-once with ON CONFLICT DO NOTHING: two workers
+    applying the same event at once still write one row, and neither transaction fails.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    if recipient.domain is not None or recipient.id == from_actor.id:
+        return None
+    moment = now or utcnow()
+    if await silenced(session, recipient.id, from_actor.id, moment):
+        return None
+    insert = _insert_dialect(session)
+    statement = (
+        insert(Notification)
+        .values(id=new_id(), recipient_id=recipient.id, kind=kind, from_actor_id=from_actor.id,
+                status_id=status.id if status is not None else None,
+                key=notification_key(kind, from_actor, status, occasion), created_at=moment)
+        .on_conflict_do_nothing(index_elements=["recipient_id", "key"])
+        .returning(Notification.id)  # type: ignore[arg-type]
+    )
+    inserted = (await session.exec(statement)).first()  # type: ignore[call-overload]
+    if inserted is None:
+        return None
+    return await session.get(Notification, inserted[0])
+
+
+async def withdraw(session: AsyncSession, *, recipient: Actor, kinds: Iterable[str], from_actor: Actor,
+                   status: Status | None = None) -> int:
+    """Remove the notifications of an event that was undone; returns how many went."""
+    if recipient.domain is not None:
+        return 0
+    keys = [notification_key(kind, from_actor, status) for kind in kinds]
+    result = await session.exec(delete(Notification).where(  # type: ignore[call-overload]
+        Notification.recipient_id == recipient.id, Notification.key.in_(keys)))  # type: ignore[attr-defined]
+    return result.rowcount
+
+
+async def forget_status(session: AsyncSession, status: Status) -> int:
+    """Remove every notification about a deleted status."""
+    result = await session.exec(delete(Notification).where(  # type: ignore[call-overload]
+        Notification.status_id == status.id))
+    return result.rowcount
+
+
+async def forget_actor(session: AsyncSession, actor: Actor) -> int:
+    """Remove every notification from an account that was deleted."""
+    result = await session.exec(delete(Notification).where(  # type: ignore[call-overload]
+        Notification.from_actor_id == actor.id))
+    return result.rowcount
+
+
+# --- the events that notify several people at once -------------------------------------------
+
+async def notify_new_status(session: AsyncSession, status: Status, author: Actor, mentioned: Iterable[Actor],
+                            *, now: datetime | None = None) -> list[Notification]:
+    """A `mention` for each local account a new status names or addresses (remote ones are
+    skipped by `notify`), and for the local author of the status it answers when they may see
+    the reply: Mastodon counts on replies naming the author, which not every server does.
+    Already-notified people are not notified again, so calling this after an edit notifies
+    only those the edit added."""
+    people = {actor.id: actor for actor in mentioned}
+    if status.in_reply_to_uri:
+        parent_author = (await session.exec(select(Actor).join(Status, Status.actor_id == Actor.id).where(
+            Status.uri == status.in_reply_to_uri, Status.local))).first()
+        if parent_author is not None and await local_viewer_may_see(session, status, parent_author.id):
+            people.setdefault(parent_author.id, parent_author)
+    made = []
+    for actor in people.values():
+        notification = await notify(session, recipient=actor, kind="mention", from_actor=author,
+                                    status=status, now=now)
+        if notification is not None:
+            made.append(notification)
+    return made
+
+
+async def notify_boosters_of_update(session: AsyncSession, status: Status, author: Actor, *,
+                                    now: datetime | None = None) -> list[Notification]:
+    """An `update` for each local account that boosted `status` (Mastodon's rule: the people
+    who spread a post hear when it changes). One per edit, keyed by the edit's time."""
+    boosters = await session.exec(
+        select(Actor).join(Status, Status.actor_id == Actor.id)
+        .where(Status.reblog_of_id == status.id, Status.deleted_at.is_(None),  # type: ignore[union-attr]
+               Actor.domain.is_(None)).distinct())  # type: ignore[union-attr]
+    edited = status.edited_at or now or utcnow()
+    occasion = str(int(edited.timestamp() * 1000))
+    made = []
+    for booster in boosters.all():
+        notification = await notify(session, recipient=booster, kind="update", from_actor=author,
+                                    status=status, occasion=occasion, now=now)
+        if notification is not None:
+            made.append(notification)
+    return made
+
+
+async def notify_edited(session: AsyncSession, status: Status, author: Actor, *,
+                        now: datetime | None = None) -> list[Notification]:
+    """After an edit: an `update` for the local boosters, a `mention` for whoever the edit
+    newly names (those named before were told already)."""
+    named = await session.exec(select(Actor).join(Mention, Mention.actor_uri == Actor.uri).where(
+        Mention.status_id == status.id, Actor.domain.is_(None)))  # type: ignore[union-attr]
+    made = await notify_boosters_of_update(session, status, author, now=now)
+    return made + await notify_new_status(session, status, author, named.all(), now=now)

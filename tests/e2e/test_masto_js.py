@@ -2,7 +2,8 @@
 
 The app registers and exchanges its code through masto.js; the sign-in and consent pages in
 between are filled in as a browser would; then a patient on mayo uses the app to post, find
-and follow a doctor on inova, read and page her home timeline, reply, favourite and boost.
+and follow a doctor on inova, read and page her home timeline, reply, favourite, boost,
+bookmark, post a picture, get a notification and report.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import pytest
 from mastodon import Mastodon
+from PIL import Image
 
 from tests.support.browser import APPROVE_BUTTON, LOGIN_BUTTON, form_with
 from tests.support.javascript import Masto, MastoError, ensure_installed
@@ -69,7 +71,7 @@ def sign_in_and_approve(base_url: str, client_id: str, username: str, password: 
     return answer["code"][0]
 
 
-def test_masto_js_signs_in_posts_follows_across_instances_and_pages_the_home_timeline(two):
+def test_masto_js_signs_in_posts_follows_across_instances_and_pages_the_home_timeline(two, tmp_path):
     mayo, inova = two
     created = mayo.cli("accounts", "create", "ann", "--email", "ann@mayo.test", "--password-stdin",
                        stdin=PASSWORD + "\n")
@@ -129,3 +131,24 @@ def test_masto_js_signs_in_posts_follows_across_instances_and_pages_the_home_tim
     eventually(lambda: bo.status(posted[0]["id"])["favourites_count"] == 1, "the like on inova")
     eventually(lambda: bo.status(posted[0]["id"])["reblogs_count"] == 1, "the boost on inova")
     eventually(lambda: bo.status_context(posted[0]["id"])["descendants"], "the reply on inova")
+
+    # A picture, described, in a public post; dr_bo's favourite of it comes back as a notification.
+    picture = tmp_path / "garden.png"
+    Image.new("RGB", (640, 480), (40, 160, 90)).save(picture)
+    media = ann("v2.media.create", {"file": {"$file": str(picture), "type": "image/png"},
+                                    "description": "The new garden"})
+    assert media["url"] and media["description"] == "The new garden"
+    shared = ann("v1.statuses.create", {"status": "Come and see", "mediaIds": [media["id"]], "visibility": "public"})
+    assert [item["id"] for item in shared["mediaAttachments"]] == [media["id"]]
+    copy_on_inova = eventually(lambda: bo.search_v2(shared["uri"], resolve=True)["statuses"], "ann's post on inova")
+    bo.status_favourite(copy_on_inova[0]["id"])
+    notes = eventually(lambda: [note for note in ann("v1.notifications.list", {"types": ["favourite"]})
+                                if note["status"]["id"] == shared["id"]], "the favourite notification")
+    assert notes[0]["account"]["acct"] == handle
+
+    # A bookmark, and a report forwarded to inova.
+    assert ann(f"v1.statuses.$select:{copy['id']}.bookmark")["bookmarked"] is True
+    assert [status["id"] for status in ann("v1.bookmarks.list")] == [copy["id"]]
+    report = ann("v1.reports.create", {"accountId": bo_id, "statusIds": [copy["id"]], "comment": "test report",
+                                       "forward": True})
+    assert report["forwarded"] is True and report["targetAccount"]["id"] == bo_id

@@ -100,10 +100,11 @@ async def accept(
         if refreshed is None or not _verifies(signature, refreshed.key):
             return Rejected(401, "signature does not match the key")
         key = refreshed
-    if key.actor_uri != actor_uri:
+    if key.actor_uri != actor_uri and activity_type != "Delete":
         return Rejected(401, f"signed by {key.actor_uri}, but the activity's actor is {actor_uri}")
-
-    stored = await _store(database, activity_id, activity_type, actor_uri, delivery.body, now)
+    # A Delete signed by someone else is one forwarded by a server that boosted the post: kept
+    # under its signer, and applied only once its origin confirms the post is gone (inbox.forwarding).
+    stored = await _store(database, activity_id, activity_type, key.actor_uri, delivery.body, now)
     return Accepted(activity_id=activity_id, duplicate=not stored, scheme=signature.scheme)
 
 

@@ -37,6 +37,8 @@ class Replies(Protocol):
     async def reject_follow(self, session: AsyncSession, follow: Follow, followee: Actor,
                             follower: Actor) -> None: ...
 
+    async def forward(self, session: AsyncSession, activity: dict[str, Any], inboxes: set[str]) -> int: ...
+
 
 @dataclass(frozen=True)
 class HandlerContext:

@@ -13,6 +13,7 @@ from federation.documents import (
     NOTE_TYPES,
     DocumentError,
     NoteDocument,
+    host_of,
     id_of,
     parse_actor,
     parse_note,
@@ -21,6 +22,7 @@ from federation.documents import (
 )
 from federation.fetch import FetchError
 from inbox.context import Activity, HandlerContext, Ignore
+from inbox.forwarding import apply_forwarded_delete, forward_to_boosters_followers
 from storage.tables import Actor, Favourite, Follow, MediaAttachment, Mention, Status, StatusTag, Tombstone
 
 MAX_ANCESTORS = 16  # how far up a thread an incoming reply makes us fetch
@@ -160,6 +162,9 @@ async def on_update(session: AsyncSession, h: HandlerContext, activity: Activity
 
 async def on_delete(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
     target = id_of(activity.get("object"), "object")
+    claimed_actor = id_of(activity.get("actor"), "actor")
+    if claimed_actor != actor.uri:  # signed by a server that forwards it (inbox.accept lets only Deletes by)
+        return await apply_forwarded_delete(session, h, target, claimed_actor)
     if not same_origin(target, actor.uri):
         raise DocumentError("an actor may only delete things on its own host")
     if target == actor.uri:
@@ -182,4 +187,5 @@ async def on_delete(session: AsyncSession, h: HandlerContext, activity: Activity
     status.deleted_at, status.content, status.summary = h.clock(), "", ""
     session.add(status)
     await forget_status(session, status)
+    await forward_to_boosters_followers(session, h, activity, status, origin=host_of(actor.uri))
     return "post deleted"

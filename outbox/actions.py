@@ -241,7 +241,18 @@ class Outbox:
             return
         tombstone = {"id": status.uri, "type": "Tombstone"}
         document = activity("Delete", f"{status.uri}#delete", author, tombstone, to=to, cc=cc)
-        await self.enqueue(session, document, author, await self._audience(session, status, author, mentioned))
+        audience = await self._audience(session, status, author, mentioned)
+        # Servers whose people boosted it hold a copy too, whoever they follow.
+        boosters = await session.exec(select(Actor).join(Status, Status.actor_id == Actor.id).where(
+            Status.reblog_of_id == status.id, Actor.domain.is_not(None)))  # type: ignore[union-attr]
+        audience |= {self.inbox_of(booster) for booster in boosters.all()}
+        await self.enqueue(session, document, author, audience)
+
+    async def forward(self, session: AsyncSession, document: dict[str, Any], inboxes: set[str]) -> int:
+        """Pass someone else's activity on (a Delete of a post our people boosted), signed by
+        the instance actor; receivers check it at its origin."""
+        instance = (await session.exec(select(Actor).where(Actor.uri == self.urls.instance_actor))).one()
+        return await self.enqueue(session, document, instance, inboxes)
 
     async def _mentioned(self, session: AsyncSession, status: Status) -> list[Actor]:
         rows = await session.exec(

@@ -475,3 +475,52 @@ async def test_an_undo_naming_a_like_by_its_bare_id_removes_the_like(network):
     async with mayo.ctx.database.session() as session:
         assert (await session.exec(select(func.count()).select_from(Favourite))).one() == 0
         assert (await session.get(Tombstone, like_id)) is None  # it named a known like: nothing to remember
+
+
+async def test_a_deletion_reaches_a_server_that_only_got_the_post_through_a_boost(network):
+    (mayo, inova, radboud), drain = network
+    ann = await mayo.account("ann", role="staff")
+    bo = await inova.account("dr_bo", role="staff")
+    await radboud.account("dee", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await follow(radboud, "dee", ann.actor.uri)  # radboud follows nobody on inova
+    await drain()
+    status = await post(inova, "dr_bo", "Free flu shots this week", "public")
+    await drain()
+    async with mayo.ctx.database.transaction() as session:
+        copy = (await session.exec(select(Status).where(Status.uri == status.uri))).one()
+        await mayo.federation.outbox.boost(session, await mayo.local("ann"), copy, await mayo.remote(bo.actor.uri))
+    await drain()
+    assert (await status_on(radboud, status.uri)).content  # fetched when the boost arrived
+    async with inova.ctx.database.transaction() as session:
+        original = (await session.exec(select(Status).where(Status.uri == status.uri))).one()
+        await inova.federation.outbox.delete_status(session, original, await inova.local("dr_bo"))
+    await drain()
+    gone = await status_on(radboud, status.uri)
+    assert gone.deleted_at is not None and gone.content == ""
+    async with radboud.ctx.database.session() as session:
+        outcomes = (await session.exec(select(InboxItem.outcome).where(InboxItem.activity_type == "Delete"))).all()
+    assert outcomes == ["post deleted (forwarded; gone at its origin)"]
+
+
+async def test_a_forwarded_deletion_of_a_post_its_origin_still_serves_is_not_believed(network):
+    (mayo, inova, radboud), drain = network
+    await mayo.account("ann", role="staff")
+    bo = await inova.account("dr_bo", role="staff")
+    await radboud.account("dee", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    status = await post(inova, "dr_bo", "Still here", "public")
+    await drain()
+    # dee (radboud) forwards a Delete that dr_bo never sent.
+    forged = {"id": f"{status.uri}#delete", "type": "Delete", "actor": bo.actor.uri,
+              "object": {"id": status.uri, "type": "Tombstone"}}
+    assert await signed_post(radboud, "dee", f"https://{MAYO}/inbox", json.dumps(forged).encode()) == 202
+    # Anything else signed by someone other than its actor is refused at the door.
+    like = {"id": f"{bo.actor.uri}#likes/9", "type": "Like", "actor": bo.actor.uri, "object": status.uri}
+    assert await signed_post(radboud, "dee", f"https://{MAYO}/inbox", json.dumps(like).encode()) == 401
+    await drain()
+    kept = await status_on(mayo, status.uri)
+    assert kept.deleted_at is None and kept.content == "<p>Still here</p>"
+    async with mayo.ctx.database.session() as session:
+        assert await session.get(Tombstone, status.uri) is None

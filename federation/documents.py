@@ -317,3 +317,71 @@ def _attachment(value: Any) -> Attachment | None:
         width=width if isinstance(width, int) and 0 < width < 100_000 else None,
         height=height if isinstance(height, int) and 0 < height < 100_000 else None,
     )
+
+
+MAX_QUESTION_OPTIONS = 32  # more than any server offers; a longer list is cut, not refused
+
+
+@dataclass(frozen=True)
+class QuestionOption:
+    title: str
+    votes_count: int
+
+
+@dataclass(frozen=True)
+class QuestionDocument:
+    """The poll part of a `Question` (Mastodon's shape: `oneOf`/`anyOf` of named Notes whose
+    `replies.totalItems` is the count so far)."""
+
+    multiple: bool
+    options: tuple[QuestionOption, ...]
+    expires_at: datetime | None
+    voters_count: int | None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31 else 0
+
+
+def parse_question(document: dict[str, Any]) -> QuestionDocument:
+    multiple = isinstance(document.get("anyOf"), list)
+    raw = document.get("anyOf" if multiple else "oneOf")
+    if not isinstance(raw, list) or not raw:
+        raise DocumentError("a Question needs oneOf or anyOf options")
+    options = []
+    for item in raw[:MAX_QUESTION_OPTIONS]:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise DocumentError("each poll option must be an object with a name")
+        replies = item.get("replies")
+        votes = _count(replies.get("totalItems")) if isinstance(replies, dict) else 0
+        # Plain text kept as sent: a vote names its option by this exact title.
+        options.append(QuestionOption(title=item["name"].strip()[:255], votes_count=votes))
+    # `closed` is a date-time when the poll ended (Mastodon), or `true` (some others).
+    closed = document.get("closed")
+    end = _datetime(closed, "closed") if isinstance(closed, str) else None
+    end = end or _datetime(document.get("endTime"), "endTime")
+    voters = document.get("votersCount")
+    return QuestionDocument(multiple=multiple, options=tuple(options), expires_at=end,
+                            voters_count=_count(voters) if voters is not None else None)
+
+
+@dataclass(frozen=True)
+class VoteDocument:
+    """A vote: a Note with only a `name` (the option's title) answering the Question."""
+
+    uri: str
+    voter: str
+    question: str
+    choice: str
+
+
+def parse_vote(document: dict[str, Any]) -> VoteDocument | None:
+    """The vote a Note carries; None when the Note is an ordinary post."""
+    name, in_reply_to = document.get("name"), document.get("inReplyTo")
+    if type_of(document) != "Note" or not isinstance(name, str) or not name or in_reply_to is None:
+        return None
+    attributed = document.get("attributedTo")
+    if isinstance(attributed, list):
+        attributed = next((a for a in attributed if isinstance(a, (str, dict))), None)
+    return VoteDocument(uri=id_of(document.get("id")), voter=id_of(attributed, "attributedTo"),
+                        question=id_of(in_reply_to, "inReplyTo"), choice=name[:255])

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from actors.remote import RemoteActors
 from actors.urls import LocalUrls
 from federation.fetch import Fetcher
-from storage.tables import Actor, Follow
+from storage.tables import Actor, Follow, Status
 
 
 class Ignore(Exception):
@@ -38,6 +38,8 @@ class Replies(Protocol):
                             follower: Actor) -> None: ...
 
     async def forward(self, session: AsyncSession, activity: dict[str, Any], inboxes: set[str]) -> int: ...
+
+    async def send_poll_update(self, session: AsyncSession, status: Status, author: Actor) -> None: ...
 
 
 @dataclass(frozen=True)

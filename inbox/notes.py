@@ -23,6 +23,7 @@ from federation.documents import (
 from federation.fetch import FetchError
 from inbox.context import Activity, HandlerContext, Ignore
 from inbox.forwarding import apply_forwarded_delete, forward_to_boosters_followers
+from inbox.polls import on_vote, refresh_question, store_question
 from storage.tables import Actor, Favourite, Follow, MediaAttachment, Mention, Status, StatusTag, Tombstone
 
 MAX_ANCESTORS = 16  # how far up a thread an incoming reply makes us fetch
@@ -62,6 +63,8 @@ async def _relevant(session: AsyncSession, h: HandlerContext, note: NoteDocument
 
 async def on_create(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
     note = _note_of(activity, actor, h)
+    if (counted := await on_vote(session, h, activity, note, actor)) is not None:
+        return counted
     if await session.get(Tombstone, note.uri) is not None:
         raise Ignore("this post was deleted before its Create arrived")
     existing = await session.exec(select(Status.id).where(Status.uri == note.uri))
@@ -72,6 +75,7 @@ async def on_create(session: AsyncSession, h: HandlerContext, activity: Activity
     # Fetched before anything is written here: resolving an author writes in a transaction of its own.
     ancestors = await _unknown_ancestors(session, h, note)
     status = await _store(session, h, note, actor)
+    await store_question(session, activity, status)
     for parent, author in ancestors:
         await _store(session, h, parent, author)
     await notify_new_status(session, status, actor, await _local_people(session, h, note), now=h.clock())
@@ -153,6 +157,8 @@ async def on_update(session: AsyncSession, h: HandlerContext, activity: Activity
         raise Ignore("update of a post not kept here")
     if status.actor_id != actor.id:
         raise DocumentError("only the author may update a post")
+    if await refresh_question(session, activity, status, note):
+        return "poll totals updated"
     status.content, status.summary, status.sensitive = note.content, note.summary, note.sensitive
     status.edited_at = note.updated or h.clock()
     session.add(status)

@@ -21,6 +21,7 @@ from actors.urls import LocalUrls
 from federation.documents import DocumentError, host_of
 from moderation.policy import DomainPolicy
 from outbox.documents import NEVER_FEDERATED, activity, addressing, note_document
+from outbox.polls import PollDraft, add_poll, poll_of, send_poll_update
 from storage.ids import new_id
 from storage.tables import (
     Actor,
@@ -164,9 +165,10 @@ class Outbox:
         hashtags: list[str] = (),  # type: ignore[assignment]
         application_id: int | None = None,
         media: list[MediaAttachment] = (),  # type: ignore[assignment]
+        poll: PollDraft | None = None,
     ) -> Status:
         """`application_id`: the client app it was posted with (Mastodon's `application`);
-        `media`: uploads (not yet in a post) it carries, in order."""
+        `media`: uploads (not yet in a post) it carries, in order; `poll`: makes it a Question."""
         status_id = new_id()
         uri = self.urls.status(author.username, status_id)
         status = Status(
@@ -185,6 +187,8 @@ class Outbox:
             attachment.status_id, attachment.position = status.id, position
             session.add(attachment)
         await session.flush()
+        if poll is not None:
+            await add_poll(session, status, poll)
         await self._send_status_activity(session, "Create", status, author, list(mentions))
         await notify_new_status(session, status, author, mentions)
         return status
@@ -283,13 +287,18 @@ class Outbox:
         media = (await session.exec(
             select(MediaAttachment).where(MediaAttachment.status_id == status.id)
             .order_by(MediaAttachment.position, MediaAttachment.id))).all()
+        poll = await poll_of(session, status.id)
         note = note_document(status, author, mention_uris=mention_uris, hashtags=list(tags),
                              attachments=list(media), tag_url=f"{self.urls.base_url}/tags/{{name}}",
-                             with_context=False)
+                             with_context=False, poll=(*poll, utcnow()) if poll else None)
         suffix = "activity" if kind == "Create" else f"updates/{int(datetime.now(UTC).timestamp() * 1000)}"
         document = activity(kind, f"{status.uri}/{suffix}", author, note, to=note["to"], cc=note["cc"],
                             published=status.edited_at if kind == "Update" else status.created_at)
         await self.enqueue(session, document, author, await self._audience(session, status, author, mentioned))
+
+    async def send_poll_update(self, session: AsyncSession, status: Status, author: Actor) -> None:
+        """A local poll's new totals to the servers that keep a copy (after a vote counted)."""
+        await send_poll_update(self, session, status, author, f"{self.urls.base_url}/tags/{{name}}")
 
     # --- reactions ------------------------------------------------------------------------
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from federation.vocab import AS_CONTEXT, EXTENSIONS_CONTEXT, PUBLIC
-from storage.tables import Actor, MediaAttachment, Status
+from storage.tables import Actor, MediaAttachment, Poll, PollOption, Status
 
 NOTE_CONTEXT = [AS_CONTEXT, EXTENSIONS_CONTEXT]
 # Visibilities that never leave the instance, and those that go to followers only.
@@ -37,7 +39,9 @@ def note_document(
     attachments: list[MediaAttachment],
     tag_url: str,
     with_context: bool = True,
+    poll: tuple[Poll, Sequence[PollOption], datetime] | None = None,
 ) -> dict[str, Any]:
+    """A Note, or with `poll` (the poll, its options in order, and now) a Question."""
     to, cc = addressing(status, author, mention_uris)
     note: dict[str, Any] = {
         "id": status.uri,
@@ -64,9 +68,29 @@ def note_document(
         note["contentMap"] = {status.language: status.content}
     if status.edited_at:
         note["updated"] = iso(status.edited_at)
+    if poll is not None:
+        note.update(question_fields(*poll))
     if with_context:
         note["@context"] = NOTE_CONTEXT
     return note
+
+
+def question_fields(poll: Poll, options: Sequence[PollOption], now: datetime) -> dict[str, Any]:
+    """What makes a Note a poll, as Mastodon writes it: the options under `oneOf` (one choice)
+    or `anyOf` (several), each counting its votes in `replies.totalItems`."""
+    fields: dict[str, Any] = {
+        "type": "Question",
+        "anyOf" if poll.multiple else "oneOf": [
+            {"type": "Note", "name": option.title, "replies": {"type": "Collection", "totalItems": option.votes_count}}
+            for option in options
+        ],
+        "votersCount": poll.voters_count,
+    }
+    if poll.expires_at is not None:
+        fields["endTime"] = iso(poll.expires_at)
+        if poll.expires_at <= now:
+            fields["closed"] = iso(poll.expires_at)
+    return fields
 
 
 def activity(kind: str, activity_id: str, actor: Actor, obj: Any, *, to: list[str] | None = None,

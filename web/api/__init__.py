@@ -3,6 +3,7 @@ fixed answers. Entities are built by `web.api.entities`, paging by `web.api.pagi
 
 from web.api import (
     accounts,
+    conversations,
     filters,
     fixed,
     follows,
@@ -12,6 +13,7 @@ from web.api import (
     media,
     mutes,
     notifications,
+    polls,
     profile,
     reports,
     search,
@@ -35,5 +37,7 @@ routes += reports.routes
 routes += lists.routes
 routes += markers.routes
 routes += filters.routes
+routes += conversations.routes
+routes += polls.routes
 
 __all__ = ["routes"]

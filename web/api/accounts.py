@@ -22,8 +22,11 @@ from web.api.listing import (
     with_media,
 )
 from web.api.params import NOT_FOUND, get, is_record_id, query_bool, query_list, record_id
+from web.api.search import SearchQuery, find_accounts
 from web.auth import optional_viewer, require_viewer
 from web.context import context_of
+
+MAX_SEARCH_LIMIT = 80  # Mastodon's for this route (40 is the default)
 
 
 async def find_account(session: AsyncSession, actor_id: int) -> Actor:
@@ -75,6 +78,26 @@ async def lookup(request: Request) -> Response:
     return await _rendered(request, actor)
 
 
+async def account_search(request: Request) -> Response:
+    """`/api/v2/search`'s account matching (`q`, `resolve`, `limit`, `offset`), and with
+    `following=true` only accounts the viewer follows."""
+    viewer = await require_viewer(request, "read:accounts")
+    ctx = context_of(request)
+    params = request.query_params
+    raw_limit, raw_offset = params.get("limit", ""), params.get("offset", "")
+    limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) < 10 else 40
+    query = SearchQuery(text=params.get("q", "").strip(), kinds=frozenset({"accounts"}),
+                        resolve=query_bool(request, "resolve"), limit=max(1, min(limit, MAX_SEARCH_LIMIT)),
+                        offset=int(raw_offset) if raw_offset.isascii() and raw_offset.isdigit()
+                        and len(raw_offset) < 10 else 0)
+    followed_by = viewer.actor.id if query_bool(request, "following") else None
+    found = await find_accounts(ctx, request.app.state.federation, query, followed_by=followed_by)
+    async with ctx.database.session() as session:
+        batch = await load_accounts(session, [actor.id for actor in found])
+    return JSONResponse([account(batch.actors[actor.id], batch, ctx.urls) for actor in found
+                         if actor.id in batch.actors])
+
+
 async def account_statuses(request: Request) -> Response:
     viewer = await optional_viewer(request, "read:statuses")
     viewer_id = viewer.actor.id if viewer else None
@@ -84,7 +107,7 @@ async def account_statuses(request: Request) -> Response:
     if query_bool(request, "pinned"):  # the account's pins, newest pin first
         pinned = (select(Pin.id, Status).join(Status, Status.id == Pin.status_id)
                   .where(Pin.actor_id == actor_id, Status.actor_id == actor_id, visible_to(viewer_id)))
-        return await related_status_page(request, pinned, Pin.id, viewer_id)
+        return await related_status_page(request, pinned, Pin.id, viewer_id, context="account")
     query = select(Status).where(Status.actor_id == actor_id, visible_to(viewer_id), boost_shown(viewer_id))
     if query_bool(request, "exclude_replies"):
         query = query.where(not_a_reply_to_others())
@@ -95,7 +118,7 @@ async def account_statuses(request: Request) -> Response:
     tagged = request.query_params.get("tagged", "").strip().lstrip("#").lower()
     if tagged:
         query = query.where(exists().where(StatusTag.status_id == Status.id, func.lower(StatusTag.name) == tagged))
-    return await status_page(request, query, viewer_id)
+    return await status_page(request, query, viewer_id, context="account")
 
 
 def _follow_list(direction: str):
@@ -153,6 +176,7 @@ routes = [
     *get("/api/v1/accounts/verify_credentials", verify_credentials),
     *get("/api/v1/accounts/relationships", get_relationships),
     *get("/api/v1/accounts/lookup", lookup),
+    *get("/api/v1/accounts/search", account_search),
     *get("/api/v1/preferences", preferences),
     *get("/api/v1/accounts/{id}", get_account),
     *get("/api/v1/accounts/{id}/statuses", account_statuses),

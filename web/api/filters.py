@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, Response
 
 from actors.visibility import local_viewer_may_see
 from storage.tables import Filter, FilterKeyword, FilterStatus, Status, utcnow
-from web.api.entities.formats import optional_datetime
+from web.api.entities.filtering import filter_entity as filter_entity_of
+from web.api.entities.filtering import filter_status_entity, keyword_entity
 from web.api.params import NOT_FOUND, get, rails_bool, record_id
 from web.auth import Viewer, require_viewer
 from web.context import context_of
@@ -40,23 +41,12 @@ class Invalid(Exception):
 
 # --- entities -------------------------------------------------------------------------------
 
-def keyword_entity(row: FilterKeyword) -> dict[str, Any]:
-    return {"id": str(row.id), "keyword": row.keyword, "whole_word": row.whole_word}
-
-
-def filter_status_entity(row: FilterStatus) -> dict[str, Any]:
-    return {"id": str(row.id), "status_id": str(row.status_id)}
-
-
 async def filter_entity(session: AsyncSession, row: Filter) -> dict[str, Any]:
     keywords = (await session.exec(select(FilterKeyword).where(FilterKeyword.filter_id == row.id)
                                    .order_by(FilterKeyword.id))).all()
     statuses = (await session.exec(select(FilterStatus).where(FilterStatus.filter_id == row.id)
                                    .order_by(FilterStatus.id))).all()
-    return {"id": str(row.id), "title": row.title, "context": row.contexts.split(","),
-            "expires_at": optional_datetime(row.expires_at), "filter_action": row.action,
-            "keywords": [keyword_entity(keyword) for keyword in keywords],
-            "statuses": [filter_status_entity(status) for status in statuses]}
+    return filter_entity_of(row, list(keywords), list(statuses))
 
 
 # --- reading requests -----------------------------------------------------------------------

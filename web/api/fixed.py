@@ -52,12 +52,6 @@ async def filters_v1(request: Request) -> Response:
     return JSONResponse([])
 
 
-async def conversations(request: Request) -> Response:
-    """Fixed `[]` until conversations are kept; Mastodon answers `[]` when there are none."""
-    await require_viewer(request, "read:statuses")
-    return JSONResponse([])
-
-
 async def featured_tags(request: Request) -> Response:
     """Fixed `[]` for a known account: featuring hashtags is not offered; Mastodon answers `[]`
     for an account that features none."""
@@ -77,6 +71,5 @@ routes = [
     *get("/api/v1/scheduled_statuses", scheduled_statuses),
     *get("/api/v2/suggestions", suggestions),
     *get("/api/v1/filters", filters_v1),
-    *get("/api/v1/conversations", conversations),
     *get("/api/v1/accounts/{id}/featured_tags", featured_tags),
 ]

@@ -57,13 +57,15 @@ def not_muted_by(viewer_id: int | None) -> ColumnElement[bool]:
 
 
 async def status_page(request: Request, query: Select[Any], viewer_id: int | None,
-                      page: Page | None = None) -> JSONResponse:
-    """Run `query` (selecting Status) for the request's page and answer the rendered statuses."""
+                      page: Page | None = None, *, context: str | None = None) -> JSONResponse:
+    """Run `query` (selecting Status) for the request's page and answer the rendered statuses,
+    with the viewer's filters for `context` applied (a hidden status leaves the page short, but
+    the Link header still pages past it)."""
     ctx = context_of(request)
     page = page or Page.of(request)
     async with ctx.database.session() as session:
         rows = page.arrange((await session.exec(page.apply(query, Status.id))).all())
-        entities = await render_statuses(session, rows, ctx.urls, viewer_id)
+        entities = await render_statuses(session, rows, ctx.urls, viewer_id, context)
     return JSONResponse(entities, headers=link_headers(request, ctx.urls.base_url, [row.id for row in rows]))
 
 
@@ -80,12 +82,12 @@ async def account_page(request: Request, query: Select[Any], paging_column: Any)
 
 
 async def related_status_page(request: Request, query: Select[Any], paging_column: Any,
-                              viewer_id: int | None) -> JSONResponse:
+                              viewer_id: int | None, *, context: str | None = None) -> JSONResponse:
     """Run `query` (selecting `paging_column`, Status) for the request's page: statuses paged by
     the relation row's id (a bookmark, a favourite, a pin), so the newest bookmark comes first."""
     ctx = context_of(request)
     page = Page.of(request)
     async with ctx.database.session() as session:
         rows = page.arrange((await session.exec(page.apply(query, paging_column))).all())
-        entities = await render_statuses(session, [status for _, status in rows], ctx.urls, viewer_id)
+        entities = await render_statuses(session, [status for _, status in rows], ctx.urls, viewer_id, context)
     return JSONResponse(entities, headers=link_headers(request, ctx.urls.base_url, [row_id for row_id, _ in rows]))

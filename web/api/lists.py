@@ -163,7 +163,7 @@ async def list_timeline(request: Request) -> Response:
     member = exists().where(ListMember.list_id == row.id, ListMember.actor_id == Status.actor_id)
     query = select(Status).where(member, and_(visible_to(viewer_id), boost_shown(viewer_id),
                                               not_blocked_by(viewer_id), not_muted_by(viewer_id)))
-    return await status_page(request, query, viewer_id)
+    return await status_page(request, query, viewer_id, context="home")
 
 
 routes = [

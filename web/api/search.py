@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import exists, func, or_
+from sqlalchemy import ColumnElement, exists, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,7 +27,7 @@ from actors.remote import ActorUnavailable
 from actors.visibility import local_viewer_may_see
 from federation.documents import ACTOR_TYPES, NOTE_TYPES, DocumentError, host_of, parse_note, same_origin, type_of
 from federation.fetch import FetchError
-from storage.tables import Actor, Status, StatusTag, Tombstone, User
+from storage.tables import Actor, Follow, Status, StatusTag, Tombstone, User
 from web.api.entities import account, load_accounts, render_status, status_tag
 from web.api.params import get, query_bool
 from web.auth import optional_viewer
@@ -106,7 +106,16 @@ def tag_entity(name: str, ctx: AppContext) -> dict[str, Any]:
     return {**status_tag(name, ctx.urls), "history": [], "following": False}
 
 
-async def _find(ctx: AppContext, federation: Federation, query: SearchQuery) -> Found:
+async def find_accounts(ctx: AppContext, federation: Federation, query: SearchQuery, *,
+                        followed_by: int | None = None) -> list[Actor]:
+    """The accounts this search finds (`GET /api/v1/accounts/search` as well); with
+    `followed_by`, only those that person follows (accepted)."""
+    found = await _find(ctx, federation, replace(query, kinds=frozenset({"accounts"})), followed_by)
+    return found.actors
+
+
+async def _find(ctx: AppContext, federation: Federation, query: SearchQuery,
+                followed_by: int | None = None) -> Found:
     found = Found(actors=[], statuses=[], hashtags=[])
     text = query.text
     if not text or not query.kinds:
@@ -119,16 +128,16 @@ async def _find(ctx: AppContext, federation: Federation, query: SearchQuery) -> 
                 found.actors.append(thing)
             elif isinstance(thing, Status) and "statuses" in query.kinds:
                 found.statuses.append(thing)
-        return found
+        return await _followed_only(ctx, found, followed_by)
     handle = HANDLE.fullmatch(text)
     if handle is not None:
         if query.offset == 0 and "accounts" in query.kinds:
             actor = await _by_handle(ctx, federation, handle["user"], handle["domain"].lower(), query.resolve)
             found.actors.extend([actor] if actor is not None else [])
-        return found
+        return await _followed_only(ctx, found, followed_by)
     async with ctx.database.session() as session:
         if "accounts" in query.kinds:
-            found.actors = await _accounts_named(session, text.removeprefix("@").lower(), query)
+            found.actors = await _accounts_named(session, text.removeprefix("@").lower(), query, followed_by)
         if "hashtags" in query.kinds:
             found.hashtags = await _hashtags(session, text.removeprefix("#").lower(), query)
     return found
@@ -136,19 +145,39 @@ async def _find(ctx: AppContext, federation: Federation, query: SearchQuery) -> 
 
 # --- by name ------------------------------------------------------------------------------
 
-async def _accounts_named(session: AsyncSession, prefix: str, query: SearchQuery) -> list[Actor]:
+def _followed(followed_by: int) -> ColumnElement[bool]:
+    return exists().where(Follow.follower_id == followed_by, Follow.followee_id == Actor.id,
+                          Follow.state == "accepted")
+
+
+async def _followed_only(ctx: AppContext, found: Found, followed_by: int | None) -> Found:
+    """A URL or handle names one account: keep it only if `followed_by` follows it."""
+    if followed_by is None or not found.actors:
+        return found
+    async with ctx.database.session() as session:
+        kept = set((await session.exec(select(Actor.id).where(
+            Actor.id.in_([actor.id for actor in found.actors]), _followed(followed_by)))).all())
+    found.actors = [actor for actor in found.actors if actor.id in kept]
+    return found
+
+
+async def _accounts_named(session: AsyncSession, prefix: str, query: SearchQuery,
+                          followed_by: int | None = None) -> list[Actor]:
     """Known remote accounts and active local people whose username or display name starts
     with `prefix` (the instance actor has no login, so it is never listed)."""
     if not prefix:
         return []
     active_person = exists().where(User.actor_id == Actor.id, User.approved.is_(True),  # type: ignore[attr-defined]
                                    User.disabled.is_(False))  # type: ignore[attr-defined]
-    rows = await session.exec(
+    statement = (
         select(Actor)
         .where(or_(Actor.domain.is_not(None), active_person),  # type: ignore[union-attr]
                or_(Actor.username_key.startswith(prefix, autoescape=True),  # type: ignore[attr-defined]
-                   func.lower(Actor.display_name).startswith(prefix, autoescape=True)))
-        .order_by(Actor.domain.is_not(None), Actor.username_key, Actor.id)  # type: ignore[union-attr]
+                   func.lower(Actor.display_name).startswith(prefix, autoescape=True))))
+    if followed_by is not None:
+        statement = statement.where(_followed(followed_by))
+    rows = await session.exec(
+        statement.order_by(Actor.domain.is_not(None), Actor.username_key, Actor.id)  # type: ignore[union-attr]
         .offset(query.offset).limit(query.limit))
     return list(rows.all())
 

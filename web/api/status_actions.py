@@ -22,10 +22,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from outbox.actions import ActionError, Outbox
+from outbox.polls import PollDraft
 from storage.tables import Actor, IdempotencyKey, Status, utcnow
 from web.api.compose import MentionTarget, countable_length, scan, to_html, to_text
 from web.api.entities import render_status
-from web.api.entities.instance import MAX_STATUS_CHARACTERS
+from web.api.entities.instance import (
+    MAX_POLL_EXPIRATION,
+    MAX_POLL_OPTION_CHARACTERS,
+    MAX_POLL_OPTIONS,
+    MAX_STATUS_CHARACTERS,
+    MIN_POLL_EXPIRATION,
+)
 from web.api.media import attachments_for_post
 from web.api.params import NOT_FOUND, get, is_record_id, rails_bool
 from web.api.statuses import visible_status
@@ -111,6 +118,45 @@ def _media_ids(params: dict[str, Any]) -> list[int]:
                for value in values):
         raise Invalid("media_ids", "invalid", "must be ids of your uploads", "Media")
     return [int(value) for value in values]
+
+
+def _poll(params: dict[str, Any]) -> PollDraft | None:
+    """`poll` as JSON (`{options, expires_in, multiple, hide_totals}`, Mastodon.py) or as the form
+    keys `poll[options][]`, `poll[expires_in]`, …; None when no poll is asked for."""
+    nested = params.get("poll")
+    if isinstance(nested, dict):
+        fields = nested
+    else:
+        fields = {key[len("poll["):-1]: value for key, value in params.items()
+                  if key.startswith("poll[") and key.endswith("]")}
+    if not fields:
+        return None
+    raw_options = fields.get("options")
+    options = raw_options if isinstance(raw_options, list) else [] if raw_options in (None, "") else [raw_options]
+    if not all(isinstance(option, str) for option in options):
+        raise Invalid("poll[options]", "invalid", "must be a list of texts", "Poll options")
+    options = [option.strip() for option in options]
+    if len(options) < 2:
+        raise Invalid("poll[options]", "too_few_options", "must have at least 2 items", "Poll options")
+    if len(options) > MAX_POLL_OPTIONS:
+        raise Invalid("poll[options]", "too_many_options", f"must have at most {MAX_POLL_OPTIONS} items",
+                      "Poll options")
+    if any(not option for option in options):
+        raise Invalid("poll[options]", "blank", "can't be blank", "Poll options")
+    if any(len(option) > MAX_POLL_OPTION_CHARACTERS for option in options):
+        raise Invalid("poll[options]", "too_long", f"must be at most {MAX_POLL_OPTION_CHARACTERS} characters each",
+                      "Poll options")
+    if len(set(options)) < len(options):  # a vote names its option by title
+        raise Invalid("poll[options]", "duplicate", "must be different from each other", "Poll options")
+    expires_in = _string(fields, "expires_in") or ""
+    if not (expires_in.isascii() and expires_in.isdigit()) \
+            or not MIN_POLL_EXPIRATION <= int(expires_in) <= MAX_POLL_EXPIRATION:
+        raise Invalid("poll[expires_in]", "invalid",
+                      f"must be between {MIN_POLL_EXPIRATION} and {MAX_POLL_EXPIRATION} seconds", "Poll duration")
+    # Whole seconds: the Question's endTime carries no more, and copies elsewhere should agree.
+    expires_at = utcnow().replace(microsecond=0) + timedelta(seconds=int(expires_in))
+    return PollDraft(options=tuple(options), expires_at=expires_at,
+                     multiple=_flag(fields, "multiple"), hide_totals=_flag(fields, "hide_totals"))
 
 
 @dataclass(frozen=True)
@@ -221,6 +267,9 @@ async def post_status(request: Request) -> Response:
     key = _idempotency_key(request)
     media_ids = _media_ids(params)
     written = _written(params, with_media=bool(media_ids))
+    poll = _poll(params)
+    if poll is not None and media_ids:
+        raise Invalid("poll", "with_media", "cannot be attached to a post with media", "Poll")
     visibility = (_string(params, "visibility") or "").strip() or viewer.user.default_visibility
     if visibility not in VISIBILITIES:
         raise Invalid("visibility", "inclusion", "is not included in the list", "Visibility")
@@ -242,7 +291,7 @@ async def post_status(request: Request) -> Response:
                 session, viewer.actor, content_html=to_html(written.text, ctx.urls.base_url, targets),
                 visibility=visibility, summary=written.spoiler_text, sensitive=sensitive, language=language,
                 in_reply_to=parent, mentions=mentioned, hashtags=list(scan(written.text).hashtags),
-                application_id=viewer.app_id, media=media)
+                application_id=viewer.app_id, media=media, poll=poll)
             if key:
                 session.add(IdempotencyKey(actor_id=viewer.actor.id, key=key, status_id=status.id))
                 await session.flush()

@@ -100,7 +100,7 @@ async def context(request: Request) -> Response:
         status = await visible_status(session, request.path_params["id"], viewer_id)
         ancestors = await _ancestors(session, status, viewer_id)
         descendants = await _descendants(session, status, viewer_id)
-        rendered = await render_statuses(session, ancestors + descendants, ctx.urls, viewer_id)
+        rendered = await render_statuses(session, ancestors + descendants, ctx.urls, viewer_id, context="thread")
     by_id: dict[str, Any] = {entity["id"]: entity for entity in rendered}
     return JSONResponse({
         "ancestors": [by_id[str(row.id)] for row in ancestors if str(row.id) in by_id],

@@ -42,7 +42,8 @@ def _public_query(request: Request, viewer_id: int | None) -> Select[Any]:
 async def public(request: Request) -> Response:
     viewer = await optional_viewer(request, "read:statuses")
     viewer_id = viewer.actor.id if viewer else None
-    return await status_page(request, _public_query(request, viewer_id).where(not_a_reply_to_others()), viewer_id)
+    return await status_page(request, _public_query(request, viewer_id).where(not_a_reply_to_others()), viewer_id,
+                             context="public")
 
 
 def _tagged(names: list[str]) -> ColumnElement[bool]:
@@ -64,7 +65,7 @@ async def tag(request: Request) -> Response:
     excluded = names("none")
     if excluded:
         query = query.where(~_tagged(excluded))
-    return await status_page(request, query, viewer_id)
+    return await status_page(request, query, viewer_id, context="public")
 
 
 async def home(request: Request) -> Response:
@@ -76,7 +77,7 @@ async def home(request: Request) -> Response:
     query = select(Status).where(or_(Status.actor_id == viewer_id, followed),
                                  and_(visible_to(viewer_id), boost_shown(viewer_id), not_blocked_by(viewer_id),
                                       not_muted_by(viewer_id)))
-    return await status_page(request, query, viewer_id)
+    return await status_page(request, query, viewer_id, context="home")
 
 
 routes = [

@@ -29,10 +29,15 @@ from storage.tables import (
     Mute,
     OAuthApp,
     Pin,
+    Poll,
+    PollOption,
+    PollVote,
     Status,
     StatusTag,
+    utcnow,
 )
 from web.api.entities.accounts import AccountBatch, account, load_accounts, mute_in_force
+from web.api.entities.filtering import ViewerFilters, load_filters
 from web.api.entities.formats import entity_id, iso_datetime, optional_datetime
 from web.api.entities.media import media_attachment, status_mention, status_tag
 
@@ -54,9 +59,16 @@ class StatusBatch:
     pinned: set[int] = field(default_factory=set)
     muted_authors: set[int] = field(default_factory=set)
     applications: dict[int, dict[str, str | None]] = field(default_factory=dict)
+    viewer_id: int | None = None
+    polls: dict[int, Poll] = field(default_factory=dict)  # by status id
+    poll_options: dict[int, list[PollOption]] = field(default_factory=lambda: defaultdict(list))  # by poll id
+    own_votes: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))  # poll id → positions
+    filters: ViewerFilters = field(default_factory=ViewerFilters)
 
 
-async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewer_id: int | None) -> StatusBatch:
+async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewer_id: int | None,
+                        context: str | None = None) -> StatusBatch:
+    """`context` (home, public, thread, account, notifications) applies the viewer's filters."""
     batch = StatusBatch(statuses={status.id: status for status in statuses})
     wanted = {s.reblog_of_id for s in statuses if s.reblog_of_id is not None} - batch.statuses.keys()
     if wanted:
@@ -109,7 +121,55 @@ async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewe
         apps = await session.exec(select(OAuthApp.id, OAuthApp.name, OAuthApp.website)
                                   .where(OAuthApp.id.in_(app_ids)))
         batch.applications = {app_id: {"name": name, "website": website} for app_id, name, website in apps.all()}
+    batch.filters = await load_filters(session, viewer_id, context)
+    await _load_polls(session, batch, ids, viewer_id)
     return batch
+
+
+async def _load_polls(session: AsyncSession, batch: StatusBatch, ids: list[int], viewer_id: int | None) -> None:
+    batch.viewer_id = viewer_id
+    batch.polls = {poll.status_id: poll for poll in (await session.exec(
+        select(Poll).where(Poll.status_id.in_(ids)))).all()}
+    poll_ids = [poll.id for poll in batch.polls.values()]
+    if not poll_ids:
+        return
+    for option in (await session.exec(select(PollOption).where(PollOption.poll_id.in_(poll_ids))
+                                      .order_by(PollOption.position))).all():
+        batch.poll_options[option.poll_id].append(option)
+    if viewer_id is not None:
+        for poll_id, position in (await session.exec(
+                select(PollVote.poll_id, PollVote.position)
+                .where(PollVote.actor_id == viewer_id, PollVote.poll_id.in_(poll_ids))
+                .order_by(PollVote.position))).all():
+            batch.own_votes[poll_id].append(position)
+
+
+def poll_entity(status: Status, batch: StatusBatch) -> dict[str, Any] | None:
+    """Mastodon's Poll for a status in the batch; None when it has none. With `hide_totals`,
+    only the author sees the counts before the poll ends."""
+    poll = batch.polls.get(status.id)
+    if poll is None:
+        return None
+    options = batch.poll_options.get(poll.id, [])
+    votes = sum(option.votes_count for option in options)
+    expired = poll.expires_at is not None and poll.expires_at <= utcnow()
+    shown = expired or not poll.hide_totals or status.actor_id == batch.viewer_id
+    viewer = batch.viewer_id
+    own = batch.own_votes.get(poll.id, [])
+    return {
+        "id": entity_id(poll.id),
+        "expires_at": optional_datetime(poll.expires_at),
+        "expired": expired,
+        "multiple": poll.multiple,
+        "votes_count": votes,
+        # With one choice each, every vote is a voter (remote servers may not say).
+        "voters_count": poll.voters_count if poll.multiple else max(votes, poll.voters_count),
+        "options": [{"title": option.title, "votes_count": option.votes_count if shown else None}
+                    for option in options],
+        "emojis": [],
+        "voted": (bool(own) or status.actor_id == viewer) if viewer is not None else None,
+        "own_votes": own if viewer is not None else None,
+    }
 
 
 def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[str, Any] | None:
@@ -145,7 +205,7 @@ def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[s
         "tags": [status_tag(name, urls) for name in batch.tags.get(status.id, [])],
         "emojis": [],
         "card": None,
-        "poll": None,
+        "poll": poll_entity(status, batch),
         "application": application,
         "replies_count": batch.replies.get(status.uri, 0),
         "reblogs_count": batch.reblogs.get(status.id, 0),
@@ -155,17 +215,19 @@ def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[s
         "bookmarked": status.id in batch.bookmarked,
         "muted": status.actor_id in batch.muted_authors,
         "pinned": status.id in batch.pinned,
-        "filtered": [],
+        "filtered": batch.filters.results(status, batch.statuses),
     }
 
 
 async def render_statuses(session: AsyncSession, statuses: Sequence[Status], urls: LocalUrls,
-                          viewer_id: int | None) -> list[dict[str, Any]]:
-    """Entities for `statuses`, in order; boosts of deleted posts are left out."""
+                          viewer_id: int | None, context: str | None = None) -> list[dict[str, Any]]:
+    """Entities for `statuses`, in order; boosts of deleted posts are left out, and so are
+    statuses a `hide` filter of the viewer's catches in `context`."""
     if not statuses:
         return []
-    batch = await load_statuses(session, statuses, viewer_id)
-    rendered = (status_entity(status, batch, urls) for status in statuses)
+    batch = await load_statuses(session, statuses, viewer_id, context)
+    rendered = (status_entity(status, batch, urls) for status in statuses
+                if not batch.filters.hides(status, batch.statuses))
     return [entity for entity in rendered if entity is not None]
 
 

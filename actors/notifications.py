@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.visibility import local_viewer_may_see
 from storage.ids import new_id
-from storage.tables import Actor, Block, Mention, Mute, Notification, Status, utcnow
+from storage.tables import Actor, Block, Follow, Mention, Mute, Notification, Status, utcnow
 
 # Mastodon's kinds that Rounds can produce (its admin.* and severed_relationships are not made here).
 KINDS = frozenset({"mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update"})
@@ -68,8 +68,8 @@ async def notify(session: AsyncSession, *, recipient: Actor, kind: str, from_act
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    if recipient.domain is not None or recipient.id == from_actor.id:
-        return None
+    if recipient.domain is not None or (recipient.id == from_actor.id and kind != "poll"):
+        return None  # the one exception: the author of a poll hears that it ended
     moment = now or utcnow()
     if await silenced(session, recipient.id, from_actor.id, moment):
         return None
@@ -115,9 +115,32 @@ async def forget_actor(session: AsyncSession, actor: Actor) -> int:
 
 # --- the events that notify several people at once -------------------------------------------
 
+async def notify_each(session: AsyncSession, recipients: Iterable[Actor], kind: str, *, from_actor: Actor,
+                      status: Status, occasion: str = "", now: datetime | None = None,
+                      if_they_may_see: bool = False) -> list[Notification]:
+    """`notify` each recipient (only those who may see `status`, when asked); returns the new ones."""
+    made = []
+    for recipient in recipients:
+        if if_they_may_see and not await local_viewer_may_see(session, status, recipient.id):
+            continue
+        notification = await notify(session, recipient=recipient, kind=kind, from_actor=from_actor,
+                                    status=status, occasion=occasion, now=now)
+        if notification is not None:
+            made.append(notification)
+    return made
+
+
 async def notify_new_status(session: AsyncSession, status: Status, author: Actor, mentioned: Iterable[Actor],
                             *, now: datetime | None = None) -> list[Notification]:
-    """A `mention` for each local account a new status names or addresses (remote ones are
+    """A new status: `mention`s (`notify_mentioned`) and a `status` for each local follower
+    who asked to hear of the author's posts (`notify_subscribers`)."""
+    made = await notify_mentioned(session, status, author, mentioned, now=now)
+    return made + await notify_subscribers(session, status, author, now=now)
+
+
+async def notify_mentioned(session: AsyncSession, status: Status, author: Actor, mentioned: Iterable[Actor],
+                           *, now: datetime | None = None) -> list[Notification]:
+    """A `mention` for each local account a status names or addresses (remote ones are
     skipped by `notify`), and for the local author of the status it answers when they may see
     the reply: Mastodon counts on replies naming the author, which not every server does.
     Already-notified people are not notified again, so calling this after an edit notifies
@@ -128,13 +151,26 @@ async def notify_new_status(session: AsyncSession, status: Status, author: Actor
             Status.uri == status.in_reply_to_uri, Status.local))).first()
         if parent_author is not None and await local_viewer_may_see(session, status, parent_author.id):
             people.setdefault(parent_author.id, parent_author)
-    made = []
-    for actor in people.values():
-        notification = await notify(session, recipient=actor, kind="mention", from_actor=author,
-                                    status=status, now=now)
-        if notification is not None:
-            made.append(notification)
-    return made
+    return await notify_each(session, people.values(), "mention", from_actor=author, status=status, now=now)
+
+
+async def notify_subscribers(session: AsyncSession, status: Status, author: Actor, *,
+                             now: datetime | None = None) -> list[Notification]:
+    """A `status` for each local account following the author with `notify`, as Mastodon does:
+    not for boosts, direct posts, or replies to someone else; only to those who may see it."""
+    if status.reblog_of_id is not None or status.visibility == "direct":
+        return []
+    if status.in_reply_to_uri:
+        parent_author = (await session.exec(select(Status.actor_id).where(
+            Status.uri == status.in_reply_to_uri))).first()
+        if parent_author != author.id:
+            return []
+    subscribers = await session.exec(
+        select(Actor).join(Follow, Follow.follower_id == Actor.id)
+        .where(Follow.followee_id == author.id, Follow.state == "accepted", Follow.notify,
+               Actor.domain.is_(None)))  # type: ignore[union-attr]
+    return await notify_each(session, subscribers.all(), "status", from_actor=author, status=status, now=now,
+                             if_they_may_see=True)
 
 
 async def notify_boosters_of_update(session: AsyncSession, status: Status, author: Actor, *,
@@ -147,13 +183,8 @@ async def notify_boosters_of_update(session: AsyncSession, status: Status, autho
                Actor.domain.is_(None)).distinct())  # type: ignore[union-attr]
     edited = status.edited_at or now or utcnow()
     occasion = str(int(edited.timestamp() * 1000))
-    made = []
-    for booster in boosters.all():
-        notification = await notify(session, recipient=booster, kind="update", from_actor=author,
-                                    status=status, occasion=occasion, now=now)
-        if notification is not None:
-            made.append(notification)
-    return made
+    return await notify_each(session, boosters.all(), "update", from_actor=author, status=status,
+                             occasion=occasion, now=now)
 
 
 async def notify_edited(session: AsyncSession, status: Status, author: Actor, *,
@@ -163,4 +194,4 @@ async def notify_edited(session: AsyncSession, status: Status, author: Actor, *,
     named = await session.exec(select(Actor).join(Mention, Mention.actor_uri == Actor.uri).where(
         Mention.status_id == status.id, Actor.domain.is_(None)))  # type: ignore[union-attr]
     made = await notify_boosters_of_update(session, status, author, now=now)
-    return made + await notify_new_status(session, status, author, named.all(), now=now)
+    return made + await notify_mentioned(session, status, author, named.all(), now=now)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlmodel import select
 
+from actors.poll_endings import PollEndings
 from actors.remote import RemoteActors
 from federation.fetch import Fetcher, make_client
 from federation.httpsig import sign_cavage
@@ -41,6 +42,7 @@ class Federation:
     policy: DomainPolicy
     inbox_worker: InboxWorker
     delivery_worker: DeliveryWorker
+    poll_endings: PollEndings
     clock: Callable[[], datetime]
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -48,7 +50,8 @@ class Federation:
     def start_workers(self) -> None:
         self._stop.clear()
         self._tasks = [asyncio.create_task(self.inbox_worker.run(self._stop)),
-                       asyncio.create_task(self.delivery_worker.run(self._stop))]
+                       asyncio.create_task(self.delivery_worker.run(self._stop)),
+                       asyncio.create_task(self.poll_endings.run(self._stop))]
 
     async def stop_workers(self) -> None:
         self._stop.set()
@@ -88,5 +91,6 @@ async def build_federation(ctx: AppContext, client: httpx.AsyncClient | None = N
         client=client, fetcher=fetcher, actors=actors, outbox=outbox, policy=policy,
         inbox_worker=InboxWorker(ctx.database, handler_context),
         delivery_worker=DeliveryWorker(ctx.database, ctx.keyring, client, clock=clock),
+        poll_endings=PollEndings(ctx.database, clock=clock),
         clock=clock,
     )

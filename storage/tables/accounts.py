@@ -108,6 +108,11 @@ class Follow(SQLModel, table=True):
         sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("actors.id"), nullable=False)
     )
     state: str = Field(default="pending", sa_column=sa.Column(sa.String(16), nullable=False))
+    # The follower's own settings (Mastodon's `reblogs` and `notify`); never federated.
+    show_reblogs: bool = Field(default=True, sa_column=sa.Column(sa.Boolean, nullable=False,
+                                                                 server_default=sa.true()))
+    notify: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False,
+                                                            server_default=sa.false()))
     created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
 
 

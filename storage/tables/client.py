@@ -150,6 +150,7 @@ class Poll(SQLModel, table=True):
     """The poll of a status (ActivityPub `Question`); its options are `PollOption` rows."""
 
     __tablename__ = "polls"
+    __table_args__ = (sa.Index("ix_polls_expires_at", "expires_at"),)
 
     id: int = Field(default_factory=new_id, sa_column=id_column())
     status_id: int = Field(sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("statuses.id"), nullable=False,
@@ -159,6 +160,9 @@ class Poll(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
     # For remote polls, as their server last reported (local ones are counted from votes).
     voters_count: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    # Set once the local voters and author were told the poll ended (`actors.polls`).
+    end_notified: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False,
+                                                                  server_default=sa.false()))
 
 
 class PollOption(SQLModel, table=True):

@@ -5,13 +5,14 @@ and the new totals carried back to mayo by the Update of the Question."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
 from storage.ids import new_id
-from storage.tables import Delivery, Poll, PollVote, Status
+from storage.tables import Delivery, Poll, PollVote, Status, utcnow
 from tests.support.actions import follow, signed_post, status_on
 from tests.support.api import bearer
 from tests.support.network import federation_of
@@ -150,3 +151,58 @@ async def test_votes_for_no_option_or_after_the_end_are_not_counted(network, pol
     async with inova.ctx.database.session() as session:
         assert (await session.exec(select(func.count()).select_from(PollVote))).one() == 0
         assert (await session.exec(select(func.count()).select_from(Status))).one() == 1
+
+
+async def end_polls_now(node) -> None:
+    """Move every poll's end a minute into the past, as if its time had just run out."""
+    async with node.ctx.database.transaction() as session:
+        for poll in (await session.exec(select(Poll))).all():
+            poll.expires_at = utcnow() - timedelta(minutes=1)
+            session.add(poll)
+
+
+async def notification_types(node, token: dict) -> list[tuple[str, str | None]]:
+    listed = await ok(await node.client.get("/api/v1/notifications", headers=token))
+    return [(n["type"], n.get("status", {}).get("uri")) for n in listed]
+
+
+async def test_the_end_of_a_poll_is_told_to_its_author_and_voters_once(network, poll_on_both):
+    (mayo, inova), drain = network
+    posted, copy, sam = poll_on_both["posted"], poll_on_both["copy"], poll_on_both["sam"]
+    tom = await mayo.account("tom")  # follows rita too, but does not vote
+    await follow(mayo, "tom", (await mayo.remote(posted["account"]["url"].replace("/@rita", "/users/rita"))).uri)
+    await drain()
+    tom_token = await bearer(mayo.ctx, tom, EVERYTHING)
+    poll_id = (await ok(await mayo.client.get(f"/api/v1/statuses/{copy.id}", headers=sam)))["poll"]["id"]
+    await ok(await mayo.client.post(f"/api/v1/polls/{poll_id}/votes", headers=sam, json={"choices": [0]}))
+    await drain()
+
+    # Before the end nobody is told anything about the poll.
+    assert await mayo.federation.poll_endings.run_once() == 0
+    assert await inova.federation.poll_endings.run_once() == 0
+
+    await end_polls_now(mayo)
+    await end_polls_now(inova)
+    assert await mayo.federation.poll_endings.run_once() == 1
+    assert await inova.federation.poll_endings.run_once() == 1
+    assert ("poll", posted["uri"]) in await notification_types(mayo, sam)
+    assert ("poll", posted["uri"]) in await notification_types(inova, poll_on_both["rita"])
+    assert all(kind != "poll" for kind, _ in await notification_types(mayo, tom_token))
+
+    # Told once: later passes find nothing left to announce.
+    assert await mayo.federation.poll_endings.run_once() == 0
+    assert await inova.federation.poll_endings.run_once() == 0
+    kinds = [kind for kind, _ in await notification_types(mayo, sam)]
+    assert kinds.count("poll") == 1
+
+
+async def test_a_poll_that_ended_long_ago_is_closed_without_notifying(network, poll_on_both):
+    (mayo, inova), drain = network
+    async with inova.ctx.database.transaction() as session:
+        poll = (await session.exec(select(Poll))).one()
+        poll.expires_at = utcnow() - timedelta(days=30)  # the server was down all that time
+        session.add(poll)
+    assert await inova.federation.poll_endings.run_once() == 0
+    async with inova.ctx.database.session() as session:
+        assert (await session.exec(select(Poll))).one().end_notified is True
+    assert all(kind != "poll" for kind, _ in await notification_types(inova, poll_on_both["rita"]))

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from storage.tables import Actor, Block, Delivery, Follow
 from tests.conftest import add_account, add_remote_actor
-from tests.support.api import bearer, follow, post
+from tests.support.api import bearer, boost, follow, post
 
 NOT_FOUND = {"error": "Record not found"}
 
@@ -77,6 +77,76 @@ async def test_follow_twice_keeps_one_follow(ctx, client, people):
         assert response.status_code == 200, response.text
         assert response.json()["following"] is True
     assert await count(ctx, Follow) == 1
+
+
+async def test_following_again_changes_the_follow_settings_and_nothing_else(ctx, client, people):
+    ann = await bearer(ctx, people["ann"], ("read", "write:follows"))
+    bo_id = people["dr_bo"].actor.id
+    first = (await client.post(f"/api/v1/accounts/{bo_id}/follow", headers=ann)).json()
+    assert (first["following"], first["showing_reblogs"], first["notifying"]) == (True, True, False)
+    # Mastodon.py sends its booleans as "0"/"1" in a form.
+    changed = await client.post(f"/api/v1/accounts/{bo_id}/follow", headers=ann, data={"reblogs": "0", "notify": "1"})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["showing_reblogs"], changed.json()["notifying"]) == (False, True)
+    # A setting left out stays as it was.
+    kept = (await client.post(f"/api/v1/accounts/{bo_id}/follow", headers=ann, json={"notify": False})).json()
+    assert (kept["showing_reblogs"], kept["notifying"]) == (False, False)
+    assert (await relationship_of(client, ann, bo_id))["showing_reblogs"] is False
+    assert await count(ctx, Follow) == 1
+
+
+async def home_texts(client, headers) -> list[str]:
+    response = await client.get("/api/v1/timelines/home", headers=headers)
+    assert response.status_code == 200, response.text
+    return [(entry["reblog"] or entry)["content"] for entry in response.json()]
+
+
+async def test_reblogs_false_keeps_their_boosts_out_of_the_home_timeline(ctx, client, people):
+    ann = await bearer(ctx, people["ann"], ("read", "write:follows"))
+    ann_actor, bo, bob = people["ann"].actor, people["dr_bo"].actor, people["bob"].actor
+    await client.post(f"/api/v1/accounts/{bo.id}/follow", headers=ann, json={"reblogs": False})
+    await follow(ctx, ann_actor, bob)
+    boosted = await post(ctx, bo, "Handwashing week starts Monday")
+    await boost(ctx, bo, await post(ctx, bob, "Our ward's garden is open"), bob)
+    texts = await home_texts(client, ann)
+    assert "<p>Handwashing week starts Monday</p>" in texts
+    assert texts.count("<p>Our ward's garden is open</p>") == 1  # bob's own post, not dr_bo's boost of it
+    await boost(ctx, bob, boosted, bo)
+    assert (await home_texts(client, ann)).count("<p>Handwashing week starts Monday</p>") == 2  # bob's boosts show
+
+    await client.post(f"/api/v1/accounts/{bo.id}/follow", headers=ann, json={"reblogs": True})
+    assert (await home_texts(client, ann)).count("<p>Our ward's garden is open</p>") == 2
+
+
+async def notified(client, headers) -> list[tuple[str, str]]:
+    response = await client.get("/api/v1/notifications", headers=headers)
+    assert response.status_code == 200, response.text
+    return [(entry["type"], entry["status"]["content"]) for entry in response.json() if "status" in entry]
+
+
+async def test_notify_true_tells_of_each_new_post_but_not_boosts_directs_or_replies_to_others(ctx, client, people):
+    ann = await bearer(ctx, people["ann"], ("read", "write:follows"))
+    bob = await bearer(ctx, people["bob"], ("read", "write:follows"))
+    bo = people["dr_bo"].actor
+    await client.post(f"/api/v1/accounts/{bo.id}/follow", headers=ann, json={"notify": True})
+    await client.post(f"/api/v1/accounts/{bo.id}/follow", headers=bob)  # follows, but did not ask
+
+    first = await post(ctx, bo, "Flu clinic open until 8pm")
+    await post(ctx, bo, "Only for my followers", visibility="private")
+    await post(ctx, bo, "A thread, part two", reply_to=first)  # answering oneself is a new post too
+    await post(ctx, bo, "Just between us", visibility="direct", mentions=(people["bob"].actor,))
+    await post(ctx, bo, "Reply to bob", reply_to=await post(ctx, people["bob"].actor, "A question"))
+    await boost(ctx, bo, await post(ctx, people["bob"].actor, "Worth sharing"), people["bob"].actor)
+
+    assert sorted(await notified(client, ann)) == [
+        ("status", "<p>A thread, part two</p>"), ("status", "<p>Flu clinic open until 8pm</p>"),
+        ("status", "<p>Only for my followers</p>")]
+    assert all(kind != "status" for kind, _ in await notified(client, bob))
+
+    # Asking no more stops them.
+    await client.post(f"/api/v1/accounts/{bo.id}/follow", headers=ann, json={"notify": False})
+    await post(ctx, bo, "Later news")
+    assert ("status", "<p>Later news</p>") not in await notified(client, ann)
 
 
 async def test_follow_locked_account_is_requested_until_authorized(ctx, client, people):

@@ -21,9 +21,10 @@ from storage.tables import Actor, Block, Follow
 from web.api.accounts import find_account
 from web.api.entities import relationships
 from web.api.listing import account_page
-from web.api.params import NOT_FOUND, get, record_id
+from web.api.params import NOT_FOUND, body_flag, get, record_id
 from web.auth import Viewer, require_viewer
 from web.context import context_of
+from web.oauth import request_params
 
 NOT_ALLOWED = "This action is not allowed"
 
@@ -56,9 +57,12 @@ async def _blocked_either_way(session: AsyncSession, first: int, second: int) ->
 
 
 async def follow(request: Request) -> Response:
-    # `reblogs`, `notify` and `languages[]` are accepted and ignored: boosts are always shown
-    # and there are no per-follow notification or language settings yet.
+    """Follow, or change an existing follow's settings: `reblogs` (show their boosts in the home
+    timeline, default true) and `notify` (a `status` notification for each new post, default
+    false). Following again with other settings changes them and sends nothing. `languages[]`
+    is accepted and ignored: the home timeline does not filter by language."""
     viewer = await require_viewer(request, "write:follows")
+    params = await request_params(request)
     target = await _target(request, viewer, "You cannot follow yourself")
     if target.domain is not None and not request.app.state.federation.policy.allows(target.domain):
         # The Follow could never be delivered, so it would wait as a request forever.
@@ -66,7 +70,13 @@ async def follow(request: Request) -> Response:
     async with context_of(request).database.transaction() as session:
         if await _blocked_either_way(session, viewer.actor.id, target.id):
             raise HTTPException(403, NOT_ALLOWED)  # as Mastodon's FollowService refuses it
-        await _outbox(request).send_follow(session, viewer.actor, target)
+        row = await _outbox(request).send_follow(session, viewer.actor, target)
+        if "reblogs" in params:
+            row.show_reblogs = body_flag(params, "reblogs", default=True)
+        if "notify" in params:
+            row.notify = body_flag(params, "notify")
+        session.add(row)
+        await session.flush()
         return await _relationship(session, viewer, target.id)
 
 

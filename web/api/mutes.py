@@ -22,7 +22,7 @@ from web.api.entities.accounts import mute_in_force
 from web.api.entities.formats import optional_datetime
 from web.api.listing import account_page
 from web.api.paging import Page, link_headers
-from web.api.params import get, rails_bool, record_id
+from web.api.params import body_flag, get, record_id
 from web.auth import Viewer, require_viewer
 from web.context import context_of
 from web.oauth import request_params, validation_error
@@ -32,15 +32,6 @@ MAX_DURATION = 100 * 365 * 24 * 3600  # seconds; beyond this a mute is as good a
 
 class InvalidDuration(ValueError):
     """`duration` is not a whole number of seconds within MAX_DURATION."""
-
-
-def _notifications(params: dict[str, Any]) -> bool:
-    value = params.get("notifications")
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    return rails_bool(value if isinstance(value, str) else None, default=True)
 
 
 def _duration(params: dict[str, Any]) -> int:
@@ -82,7 +73,7 @@ async def mute(request: Request) -> Response:
         found = (await session.exec(select(Mute).where(
             Mute.actor_id == viewer.actor.id, Mute.target_id == target.id))).first()
         row = found or Mute(actor_id=viewer.actor.id, target_id=target.id)
-        row.notifications = _notifications(params)
+        row.notifications = body_flag(params, "notifications", default=True)
         row.expires_at = expires_at
         session.add(row)
         await session.flush()

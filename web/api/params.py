@@ -4,6 +4,7 @@ and declaring routes that tolerate a trailing slash."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,6 +23,19 @@ def rails_bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value not in RAILS_FALSE
+
+
+def body_flag(params: dict[str, Any], name: str, default: bool = False) -> bool:
+    """A boolean from a form, JSON or query body: JSON's true/false and numbers, or Rails' strings;
+    for a repeated key the last value counts."""
+    value = params.get(name)
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return rails_bool(value if isinstance(value, str) else None, default)
 
 
 def query_bool(request: Request, name: str, default: bool = False) -> bool:

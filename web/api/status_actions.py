@@ -34,7 +34,7 @@ from web.api.entities.instance import (
     MIN_POLL_EXPIRATION,
 )
 from web.api.media import attachments_for_post
-from web.api.params import NOT_FOUND, get, is_record_id, rails_bool
+from web.api.params import NOT_FOUND, body_flag, get, is_record_id
 from web.api.statuses import visible_status
 from web.auth import Viewer, require_viewer
 from web.context import AppContext, context_of
@@ -87,15 +87,6 @@ def _string(params: dict[str, Any], name: str) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _flag(params: dict[str, Any], name: str, default: bool = False) -> bool:
-    value = params.get(name)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    return rails_bool(_string(params, name), default)
 
 
 def _language(params: dict[str, Any]) -> str | None:
@@ -156,7 +147,7 @@ def _poll(params: dict[str, Any]) -> PollDraft | None:
     # Whole seconds: the Question's endTime carries no more, and copies elsewhere should agree.
     expires_at = utcnow().replace(microsecond=0) + timedelta(seconds=int(expires_in))
     return PollDraft(options=tuple(options), expires_at=expires_at,
-                     multiple=_flag(fields, "multiple"), hide_totals=_flag(fields, "hide_totals"))
+                     multiple=body_flag(fields, "multiple"), hide_totals=body_flag(fields, "hide_totals"))
 
 
 @dataclass(frozen=True)
@@ -274,7 +265,7 @@ async def post_status(request: Request) -> Response:
     if visibility not in VISIBILITIES:
         raise Invalid("visibility", "inclusion", "is not included in the list", "Visibility")
     language = _language(params) or viewer.user.locale or None
-    sensitive = _flag(params, "sensitive")
+    sensitive = body_flag(params, "sensitive")
     reply_to_id = (_string(params, "in_reply_to_id") or "").strip()
     try:
         async with ctx.database.transaction() as session:
@@ -325,7 +316,7 @@ async def edit_status(request: Request) -> Response:
         await outbox_of(request).edit_status(
             session, status, viewer.actor, content_html=to_html(written.text, ctx.urls.base_url, targets),
             summary=written.spoiler_text if "spoiler_text" in params else None,
-            sensitive=_flag(params, "sensitive") if "sensitive" in params else None, language=language,
+            sensitive=body_flag(params, "sensitive") if "sensitive" in params else None, language=language,
             mentions=mentioned, hashtags=scan(written.text).hashtags)
         entity = await _entity(session, ctx, status, viewer)
     return JSONResponse(entity)

@@ -69,11 +69,13 @@ async def tag(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    """The viewer's own statuses and boosts, and those of everyone they follow (accepted)."""
+    """The viewer's own statuses and boosts, and those of everyone they follow (accepted); the
+    boosts of someone followed with `reblogs=false` are left out."""
     viewer = await require_viewer(request, "read:statuses")
     viewer_id = viewer.actor.id
     followed = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Status.actor_id,
-                              Follow.state == "accepted")
+                              Follow.state == "accepted",
+                              or_(Status.reblog_of_id.is_(None), Follow.show_reblogs))  # type: ignore[union-attr]
     query = select(Status).where(or_(Status.actor_id == viewer_id, followed),
                                  and_(visible_to(viewer_id), boost_shown(viewer_id), not_blocked_by(viewer_id),
                                       not_muted_by(viewer_id)))

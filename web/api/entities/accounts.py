@@ -150,14 +150,14 @@ def mute_in_force(now: datetime | None = None) -> ColumnElement[bool]:
 async def relationships(session: AsyncSession, viewer_id: int, target_ids: list[int]) -> list[dict[str, Any]]:
     """One Relationship per target, in the order asked, from three queries."""
     ids = set(target_ids)
-    follows = (await session.exec(select(Follow.follower_id, Follow.followee_id, Follow.state).where(or_(
+    follows = (await session.exec(select(Follow).where(or_(
         and_(Follow.follower_id == viewer_id, Follow.followee_id.in_(ids)),
         and_(Follow.followee_id == viewer_id, Follow.follower_id.in_(ids)))))).all()
     blocks = (await session.exec(select(Block.actor_id, Block.target_id).where(or_(
         and_(Block.actor_id == viewer_id, Block.target_id.in_(ids)),
         and_(Block.target_id == viewer_id, Block.actor_id.in_(ids)))))).all()
-    outgoing = {followee: state for follower, followee, state in follows if follower == viewer_id}
-    incoming = {follower: state for follower, followee, state in follows if followee == viewer_id}
+    outgoing = {row.followee_id: row for row in follows if row.follower_id == viewer_id}
+    incoming = {row.follower_id: row.state for row in follows if row.followee_id == viewer_id}
     mutes = (await session.exec(select(Mute.target_id, Mute.notifications).where(
         Mute.actor_id == viewer_id, Mute.target_id.in_(ids), mute_in_force()))).all()
     blocking = {target for actor, target in blocks if actor == viewer_id}
@@ -168,22 +168,24 @@ async def relationships(session: AsyncSession, viewer_id: int, target_ids: list[
             for target in target_ids]
 
 
-def relationship(target_id: int, outgoing: str | None, incoming: str | None, blocking: bool,
+def relationship(target_id: int, outgoing: Follow | None, incoming: str | None, blocking: bool,
                  blocked_by: bool, *, muting: bool = False, muting_notifications: bool = False) -> dict[str, Any]:
-    """`outgoing`/`incoming`: the state of the follow viewer → target / target → viewer, if any;
-    `muting_notifications`: the viewer's mute of the target silences its notifications too."""
+    """`outgoing`: the viewer's follow of the target, if any; `incoming`: the state of the
+    target's follow of the viewer; `muting_notifications`: the viewer's mute of the target
+    silences its notifications too. A request's settings show while it waits, as in Mastodon."""
+    state = outgoing.state if outgoing is not None else None
     return {
         "id": entity_id(target_id),
-        "following": outgoing == "accepted",
-        "showing_reblogs": outgoing == "accepted",
-        "notifying": False,
+        "following": state == "accepted",
+        "showing_reblogs": outgoing is not None and outgoing.show_reblogs,
+        "notifying": outgoing is not None and outgoing.notify,
         "languages": None,
         "followed_by": incoming == "accepted",
         "blocking": blocking,
         "blocked_by": blocked_by,
         "muting": muting,
         "muting_notifications": muting and muting_notifications,
-        "requested": outgoing == "pending",
+        "requested": state == "pending",
         "requested_by": incoming == "pending",
         "domain_blocking": False,
         "endorsed": False,

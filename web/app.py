@@ -20,6 +20,7 @@ from web import activitypub, api, inbox, media, oauth, objects, pages, signup, w
 from web.context import AppContext
 from web.cors import CORS
 from web.errors import http_exception
+from web.ratelimit import RateLimit
 from web.services import build_federation
 from web.settings import Settings
 from web.uploads import UploadAwareBodyLimit
@@ -68,7 +69,8 @@ def create_app(
     app = Starlette(
         routes=[*wellknown.routes, *inbox.routes, *objects.routes, *activitypub.routes, *pages.routes,
                 *oauth.routes, *signup.routes, *api.routes, *media.routes],
-        middleware=[Middleware(CORS), Middleware(UploadAwareBodyLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[Middleware(CORS), Middleware(RateLimit, limit=settings.api_rate_limit),
+                    Middleware(UploadAwareBodyLimit, max_bytes=settings.max_body_bytes)],
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )

@@ -50,6 +50,17 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _count(name: str, raw: str) -> int:
+    """A whole number, 0 included."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name}: must be 0 or more, got {value}")
+    return value
+
+
 def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         value = raw.strip().lower()
@@ -149,6 +160,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROUNDS_MEDIA_DIR", "media_dir", _directory, Path("media"),
             "Directory for uploaded pictures (created when the first one arrives); back it up with the database.",
             default_text="./media"),
+    Setting("ROUNDS_API_RATE_LIMIT", "api_rate_limit", _count, 300,
+            "Client API requests each token (or, without one, each address) may make in five minutes; "
+            "counted per web process. `0` turns the limit off.",
+            default_text="300"),
     Setting("ROUNDS_LOG_LEVEL", "log_level", _choice(LOG_LEVELS), "info",
             "`debug`, `info`, `warning` or `error`."),
 )
@@ -168,6 +183,7 @@ class Settings:
     registrations: str = "approval"
     max_body_bytes: int = 1_048_576
     media_dir: Path = Path("media")
+    api_rate_limit: int = 300
     log_level: str = "info"
 
     @property

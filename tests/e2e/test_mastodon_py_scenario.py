@@ -64,6 +64,9 @@ def test_a_patients_app_does_everything_across_two_real_servers(two):
     bo = Mastodon(access_token=inova.cli("accounts", "token", "dr_bo").stdout.strip(), api_base_url=inova.base_url)
     ann = logged_in(mayo, "ann", PASSWORD)
     assert ann.account_verify_credentials()["source"]["privacy"] == "private"  # a patient's default
+    # The app reads the rate-limit headers (its default `wait` slows down before a 429).
+    assert ann.ratelimit_limit == 300 and 0 < ann.ratelimit_remaining < 300
+    assert ann.ratelimit_reset > time.time()
 
     # A post with a picture, described for screen readers.
     media = ann.media_post(photo(), mime_type="image/jpeg", description="Our new garden at the ward")

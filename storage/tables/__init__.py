@@ -10,6 +10,7 @@ from storage.tables.accounts import Actor, Block, Follow, LocalKey, User
 from storage.tables.client import (
     AccountList,
     Bookmark,
+    ConversationMark,
     Filter,
     FilterKeyword,
     FilterStatus,
@@ -31,8 +32,8 @@ from storage.tables.queues import Delivery, Host, InboxItem
 from storage.tables.statuses import Favourite, MediaAttachment, Mention, Status, StatusTag, Tombstone
 
 __all__ = [
-    "AccountList", "Bookmark", "Filter", "FilterKeyword", "FilterStatus", "IdempotencyKey", "ListMember", "Marker",
-    "Mute", "Notification", "Pin", "Poll", "PollOption", "PollVote", "Report", "StatusEdit",
+    "AccountList", "Bookmark", "ConversationMark", "Filter", "FilterKeyword", "FilterStatus", "IdempotencyKey",
+    "ListMember", "Marker", "Mute", "Notification", "Pin", "Poll", "PollOption", "PollVote", "Report", "StatusEdit",
     "Actor", "Block", "Delivery", "Favourite", "Follow", "Host", "InboxItem", "LocalKey", "LoginAttempt",
     "MediaAttachment", "Mention", "OAuthAccessToken", "OAuthApp", "OAuthAuthorizationCode", "Status",
     "StatusTag", "Tombstone", "UTCDateTime", "User", "utcnow",

@@ -111,6 +111,25 @@ class Marker(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
 
 
+class ConversationMark(SQLModel, table=True):
+    """How far a person has read, and hidden, one of their conversations (`web.api.conversations`).
+
+    Conversations themselves are worked out from the statuses; this keeps only the two marks,
+    as status ids: a conversation is unread while it has a newer status by someone else than
+    `read_up_to`, and hidden until it has a status newer than `hidden_up_to`. `root_id` names
+    the conversation by its root status and is not a foreign key: a mark outliving its
+    conversation marks nothing."""
+
+    __tablename__ = "conversation_marks"
+    __table_args__ = (sa.UniqueConstraint("actor_id", "root_id", name="uq_conversation_marks_actor_root"),)
+
+    id: int = Field(default_factory=new_id, sa_column=id_column())
+    actor_id: int = Field(sa_column=_actor_column())
+    root_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    read_up_to: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
+    hidden_up_to: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
 class Filter(SQLModel, table=True):
     """A v2 filter: keywords or statuses hidden or flagged in the listed contexts."""
 

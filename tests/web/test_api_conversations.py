@@ -29,7 +29,7 @@ async def test_a_direct_thread_among_three_is_one_conversation_for_each_of_them(
         found = await conversations(client, await bearer(ctx, people[name]))
         assert len(found) == 1, name
         assert found[0]["id"] == str(first.id)
-        assert found[0]["unread"] is False
+        assert found[0]["unread"] is (name != "cy")  # the newest status is cy's
         assert {entity["username"] for entity in found[0]["accounts"]} == others, name
         assert found[0]["last_status"]["id"] == str(newest.id)
         assert found[0]["last_status"]["visibility"] == "direct"
@@ -77,3 +77,25 @@ async def test_conversations_need_a_signed_in_person_with_the_right_scope(ctx, c
     reader = await bearer(ctx, people["ann"], ("read",))
     thread = await post(ctx, people["bob"].actor, "@ann hi", "direct", mentions=(people["ann"].actor,))
     assert (await client.post(f"/api/v1/conversations/{thread.id}/read", headers=reader)).status_code == 403
+
+
+async def test_read_marks_stay_until_someone_else_writes_and_a_removed_conversation_comes_back(ctx, client, people):
+    ann, bob = people["ann"].actor, people["bob"].actor
+    thread = await post(ctx, bob, "@ann the results are in", "direct", mentions=(ann,))
+    token = await bearer(ctx, people["ann"], ("read", "write"))
+    [waiting] = await conversations(client, token)
+    assert waiting["unread"] is True
+    assert (await client.post(f"/api/v1/conversations/{thread.id}/read", headers=token)).json()["unread"] is False
+    assert [c["unread"] for c in await conversations(client, token)] == [False]
+    own = await post(ctx, ann, "@bob thank you", "direct", reply_to=thread, mentions=(bob,))
+    assert [c["unread"] for c in await conversations(client, token)] == [False]  # her own answer
+    await post(ctx, bob, "@ann see you monday", "direct", reply_to=own, mentions=(ann,))
+    assert [c["unread"] for c in await conversations(client, token)] == [True]
+
+    assert (await client.delete(f"/api/v1/conversations/{thread.id}", headers=token)).json() == {}
+    assert await conversations(client, token) == []
+    assert (await client.post(f"/api/v1/conversations/{thread.id}/read", headers=token)).status_code == 404
+    assert len(await conversations(client, await bearer(ctx, people["bob"]))) == 1  # hidden for ann only
+    latest = await post(ctx, bob, "@ann one more thing", "direct", reply_to=thread, mentions=(ann,))
+    [back] = await conversations(client, token)
+    assert (back["id"], back["unread"], back["last_status"]["id"]) == (str(thread.id), True, str(latest.id))

@@ -6,9 +6,10 @@ conversation's id is that root's id; its accounts are everyone else who wrote or
 mentioned in its direct statuses the viewer may see; it is ordered and paged by its newest
 such status.
 
-Nothing records which conversations a person has read or hidden (there is no table for
-it), so every conversation is `unread: false`, `POST …/read` answers the conversation
-unchanged and `DELETE` answers `{}` without hiding it.
+A person's marks on a conversation (`ConversationMark`) are status ids: it is unread while
+its newest status is someone else's and newer than the read mark (`POST …/read` moves the
+mark to it), and hidden (`DELETE`) until a status newer than the hidden mark arrives, as
+Mastodon brings a removed conversation back when someone writes in it again.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from actors.visibility import visible_to
-from storage.tables import Actor, Mention, Status
+from storage.tables import Actor, ConversationMark, Mention, Status
 from web.api.entities import account, load_accounts, render_statuses
 from web.api.paging import Page, link_headers
 from web.api.params import NOT_FOUND, get, record_id
@@ -53,11 +54,16 @@ def _roots(viewer_id: int) -> Subquery:
 
 
 def _conversations(viewer_id: int) -> tuple[Select[Any], Any]:
-    """A query of (root_id, last_id), and the column to page it by."""
+    """A query of (root_id, last_id, read_up_to) for the conversations the viewer has not
+    hidden, and the column to page it by."""
     roots = _roots(viewer_id)
     grouped = (select(roots.c.root_id, func.max(roots.c.status_id).label("last_id"))
                .group_by(roots.c.root_id).subquery("conversations"))
-    return select(grouped.c.root_id, grouped.c.last_id), grouped.c.last_id
+    mark = aliased(ConversationMark)
+    query = (select(grouped.c.root_id, grouped.c.last_id, func.coalesce(mark.read_up_to, 0))
+             .outerjoin(mark, and_(mark.actor_id == viewer_id, mark.root_id == grouped.c.root_id))
+             .where(grouped.c.last_id > func.coalesce(mark.hidden_up_to, 0)))
+    return query, grouped.c.last_id
 
 
 async def _participants(session: AsyncSession, viewer_id: int, root_ids: list[int]) -> dict[int, list[int]]:
@@ -76,20 +82,25 @@ async def _participants(session: AsyncSession, viewer_id: int, root_ids: list[in
     return {root_id: sorted(found[root_id] - {viewer_id}) for root_id in root_ids}
 
 
-async def _render(ctx: AppContext, session: AsyncSession, viewer_id: int,
-                  rows: list[tuple[int, int]]) -> list[dict[str, Any]]:
-    """Conversation entities for (root_id, last_id) rows, in order, with a fixed number of queries."""
+Row = tuple[int, int, int]  # root_id, last_id, read_up_to
+
+
+async def _render(ctx: AppContext, session: AsyncSession, viewer_id: int, rows: list[Row]) -> list[dict[str, Any]]:
+    """Conversation entities for rows, in order, with a fixed number of queries."""
     if not rows:
         return []
-    participants = await _participants(session, viewer_id, [root_id for root_id, _ in rows])
-    last = (await session.exec(select(Status).where(Status.id.in_([last_id for _, last_id in rows])))).all()
-    rendered = {entity["id"]: entity for entity in await render_statuses(session, last, ctx.urls, viewer_id)}
+    participants = await _participants(session, viewer_id, [root_id for root_id, _, _ in rows])
+    last = {status.id: status for status in (await session.exec(
+        select(Status).where(Status.id.in_([last_id for _, last_id, _ in rows])))).all()}
+    rendered = {entity["id"]: entity for entity in await render_statuses(session, list(last.values()), ctx.urls,
+                                                                         viewer_id)}
     batch = await load_accounts(session, {actor_id for ids in participants.values() for actor_id in ids})
-    return [{"id": str(root_id), "unread": False,
+    return [{"id": str(root_id),
+             "unread": last[last_id].actor_id != viewer_id and last_id > read_up_to,
              "accounts": [account(batch.actors[actor_id], batch, ctx.urls) for actor_id in participants[root_id]
                           if actor_id in batch.actors],
              "last_status": rendered[str(last_id)]}
-            for root_id, last_id in rows if str(last_id) in rendered]
+            for root_id, last_id, read_up_to in rows if str(last_id) in rendered]
 
 
 async def conversations(request: Request) -> Response:
@@ -98,36 +109,50 @@ async def conversations(request: Request) -> Response:
     page = Page.of(request)
     query, paging_column = _conversations(viewer.actor.id)
     async with ctx.database.session() as session:
-        rows = page.arrange([(root_id, last_id) for root_id, last_id in
-                             (await session.exec(page.apply(query, paging_column))).all()])
+        rows = page.arrange([tuple(row) for row in (await session.exec(page.apply(query, paging_column))).all()])
         entities = await _render(ctx, session, viewer.actor.id, rows)
-    return JSONResponse(entities, headers=link_headers(request, ctx.urls.base_url, [last_id for _, last_id in rows]))
+    return JSONResponse(entities, headers=link_headers(request, ctx.urls.base_url, [row[1] for row in rows]))
 
 
-async def _one(request: Request, viewer_id: int) -> dict[str, Any]:
-    ctx = context_of(request)
-    root_id = record_id(request.path_params["id"])
+async def _one(session: AsyncSession, viewer_id: int, root_id: int) -> Row:
+    """The viewer's conversation with this root; 404 when they are not in it (or hid it)."""
     query, _ = _conversations(viewer_id)
-    async with ctx.database.session() as session:
-        row = (await session.exec(query.where(query.selected_columns.root_id == root_id))).first()
-        entities = await _render(ctx, session, viewer_id, [(row[0], row[1])]) if row is not None else []
-    if not entities:
+    row = (await session.exec(query.where(query.selected_columns.root_id == root_id))).first()
+    if row is None:
         raise HTTPException(404, NOT_FOUND)
-    return entities[0]
+    return tuple(row)  # type: ignore[return-value]
+
+
+async def _mark(session: AsyncSession, viewer_id: int, root_id: int) -> ConversationMark:
+    found = await session.exec(select(ConversationMark).where(
+        ConversationMark.actor_id == viewer_id, ConversationMark.root_id == root_id))
+    return found.first() or ConversationMark(actor_id=viewer_id, root_id=root_id)
 
 
 async def read_conversation(request: Request) -> Response:
-    """Fixed: read state is not kept (every conversation is read), so this answers the
-    conversation as it is; 404 for one the viewer is not in."""
+    """Mark the conversation read up to its newest status; answers it."""
     viewer = await require_viewer(request, "write:conversations")
-    return JSONResponse(await _one(request, viewer.actor.id))
+    ctx = context_of(request)
+    root_id = record_id(request.path_params["id"])
+    async with ctx.database.transaction() as session:
+        root_id, last_id, _ = await _one(session, viewer.actor.id, root_id)
+        mark = await _mark(session, viewer.actor.id, root_id)
+        mark.read_up_to = max(mark.read_up_to, last_id)
+        session.add(mark)
+        await session.flush()
+        [entity] = await _render(ctx, session, viewer.actor.id, [(root_id, last_id, mark.read_up_to)])
+    return JSONResponse(entity)
 
 
 async def remove_conversation(request: Request) -> Response:
-    """Fixed `{}`: hidden conversations are not kept, so it stays listed; 404 for one the
-    viewer is not in."""
+    """Hide the conversation until someone writes in it again; answers `{}`. Its statuses stay."""
     viewer = await require_viewer(request, "write:conversations")
-    await _one(request, viewer.actor.id)
+    root_id = record_id(request.path_params["id"])
+    async with context_of(request).database.transaction() as session:
+        root_id, last_id, _ = await _one(session, viewer.actor.id, root_id)
+        mark = await _mark(session, viewer.actor.id, root_id)
+        mark.hidden_up_to = mark.read_up_to = max(mark.hidden_up_to, last_id)
+        session.add(mark)
     return JSONResponse({})
 
 

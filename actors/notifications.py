@@ -5,7 +5,7 @@ Announce, Create, Update) and the same event between two local people (which nev
 federates) notify through the same rules:
 
     only local recipients; never oneself; nothing from someone the recipient blocks or
-    mutes with notifications; once per event (the row's `key`, unique per recipient, so a
+    mutes with notifications, nor about a thread they muted; once per event (the row's `key`, unique per recipient, so a
     redelivered activity or a repeated action adds nothing)
 
 Everything runs in the caller's transaction. Undoing the event (Undo of a Like, Announce
@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from actors.threads import muted_thread_statuses
 from actors.visibility import local_viewer_may_see
 from storage.ids import new_id
 from storage.tables import Actor, Block, Follow, Mention, Mute, Notification, Status, utcnow
@@ -72,6 +73,8 @@ async def notify(session: AsyncSession, *, recipient: Actor, kind: str, from_act
         return None  # the one exception: the author of a poll hears that it ended
     moment = now or utcnow()
     if await silenced(session, recipient.id, from_actor.id, moment):
+        return None
+    if status is not None and await muted_thread_statuses(session, recipient.id, [status.id]):
         return None
     insert = _insert_dialect(session)
     statement = (

@@ -24,6 +24,7 @@ from storage.tables.client import (
     PollOption,
     PollVote,
     StatusEdit,
+    ThreadMute,
 )
 from storage.tables.columns import UTCDateTime, utcnow
 from storage.tables.moderation import Report
@@ -34,6 +35,7 @@ from storage.tables.statuses import Favourite, MediaAttachment, Mention, Status,
 __all__ = [
     "AccountList", "Bookmark", "ConversationMark", "Filter", "FilterKeyword", "FilterStatus", "IdempotencyKey",
     "ListMember", "Marker", "Mute", "Notification", "Pin", "Poll", "PollOption", "PollVote", "Report", "StatusEdit",
+    "ThreadMute",
     "Actor", "Block", "Delivery", "Favourite", "Follow", "Host", "InboxItem", "LocalKey", "LoginAttempt",
     "MediaAttachment", "Mention", "OAuthAccessToken", "OAuthApp", "OAuthAuthorizationCode", "Status",
     "StatusTag", "Tombstone", "UTCDateTime", "User", "utcnow",

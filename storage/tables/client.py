@@ -130,6 +130,19 @@ class ConversationMark(SQLModel, table=True):
     hidden_up_to: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
 
 
+class ThreadMute(SQLModel, table=True):
+    """A thread someone muted (`POST /api/v1/statuses/:id/mute`): no notifications from it.
+    The thread is named by its root status (`actors.threads.thread_roots`)."""
+
+    __tablename__ = "thread_mutes"
+    __table_args__ = (sa.UniqueConstraint("actor_id", "root_id", name="uq_thread_mutes_actor_root"),)
+
+    id: int = Field(default_factory=new_id, sa_column=id_column())
+    actor_id: int = Field(sa_column=_actor_column())
+    root_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
+
+
 class Filter(SQLModel, table=True):
     """A v2 filter: keywords or statuses hidden or flagged in the listed contexts."""
 

@@ -1,5 +1,5 @@
-"""What a person keeps about statuses besides posting them: bookmarks, pins, the lists of
-their bookmarks and favourites, and a status's edit history and source text.
+"""What a person keeps about statuses besides posting them: bookmarks, pins, muted threads,
+the lists of their bookmarks and favourites, and a status's edit history and source text.
 
 None of this federates: bookmarks are private, and pins are shown by this server only (no
 `featured` collection yet). A status the viewer may not see answers 404, as everywhere.
@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from actors.threads import mute_thread, unmute_thread
 from actors.visibility import visible_to
 from federation.html import clean_html, clean_text
 from storage.tables import Bookmark, Favourite, Pin, Status, StatusEdit
@@ -45,6 +46,24 @@ async def _answer(session: AsyncSession, ctx: AppContext, status: Status, viewer
     if entity is None:
         raise HTTPException(404, NOT_FOUND)
     return JSONResponse(entity)
+
+
+# --- muted threads ------------------------------------------------------------------------
+
+def _thread_action(act):
+    """Mute or unmute the thread of the status in the path (any visible status of it names
+    it); answers the status, `muted` as it now is."""
+
+    async def endpoint(request: Request) -> Response:
+        viewer = await require_viewer(request, "write:mutes")
+        ctx = context_of(request)
+        async with ctx.database.transaction() as session:
+            status = await _original(session, request.path_params["id"], viewer)
+            await act(session, viewer.actor.id, status)
+            return await _answer(session, ctx, status, viewer)
+
+    endpoint.__name__ = act.__name__
+    return endpoint
 
 
 # --- bookmarks ----------------------------------------------------------------------------
@@ -209,6 +228,8 @@ routes = [
     *get("/api/v1/statuses/{id}/unbookmark", unbookmark, methods=("POST",)),
     *get("/api/v1/statuses/{id}/pin", pin, methods=("POST",)),
     *get("/api/v1/statuses/{id}/unpin", unpin, methods=("POST",)),
+    *get("/api/v1/statuses/{id}/mute", _thread_action(mute_thread), methods=("POST",)),
+    *get("/api/v1/statuses/{id}/unmute", _thread_action(unmute_thread), methods=("POST",)),
     *get("/api/v1/statuses/{id}/history", history),
     *get("/api/v1/statuses/{id}/source", source),
     *get("/api/v1/bookmarks", bookmarks),

@@ -18,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from actors.threads import muted_thread_statuses
 from actors.urls import LocalUrls
 from federation.html import clean_html, clean_text
 from storage.tables import (
@@ -58,6 +59,7 @@ class StatusBatch:
     bookmarked: set[int] = field(default_factory=set)
     pinned: set[int] = field(default_factory=set)
     muted_authors: set[int] = field(default_factory=set)
+    muted_threads: set[int] = field(default_factory=set)  # statuses in threads the viewer muted
     applications: dict[int, dict[str, str | None]] = field(default_factory=dict)
     viewer_id: int | None = None
     polls: dict[int, Poll] = field(default_factory=dict)  # by status id
@@ -116,6 +118,7 @@ async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewe
         batch.muted_authors = set((await session.exec(select(Mute.target_id).where(
             Mute.actor_id == viewer_id, Mute.target_id.in_({status.actor_id for status in everything}),
             mute_in_force()))).all())
+        batch.muted_threads = await muted_thread_statuses(session, viewer_id, ids)
     app_ids = {status.application_id for status in everything if status.local and status.application_id}
     if app_ids:
         apps = await session.exec(select(OAuthApp.id, OAuthApp.name, OAuthApp.website)
@@ -213,7 +216,7 @@ def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[s
         "favourited": status.id in batch.favourited,
         "reblogged": status.id in batch.reblogged,
         "bookmarked": status.id in batch.bookmarked,
-        "muted": status.actor_id in batch.muted_authors,
+        "muted": status.actor_id in batch.muted_authors or status.id in batch.muted_threads,
         "pinned": status.id in batch.pinned,
         "filtered": batch.filters.results(status, batch.statuses),
     }

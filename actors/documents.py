@@ -39,6 +39,9 @@ def actor_document(actor: Actor) -> dict[str, Any]:
         document["icon"] = image_object(actor.avatar_url)
     if actor.header_url:
         document["image"] = image_object(actor.header_url)
+    if actor.fields:
+        document["attachment"] = [{"type": "PropertyValue", "name": field["name"], "value": field["value"]}
+                                  for field in actor.fields]
     return document
 
 

@@ -183,5 +183,8 @@ def _apply(actor: Actor, document: RemoteActorDocument, now: datetime) -> None:
     actor.locked = document.locked
     actor.discoverable = document.discoverable
     actor.indexable = document.indexable
+    actor.fields = [{"name": name, "value": value} for name, value in document.fields]
+    actor.avatar_url = document.avatar
+    actor.header_url = document.header
     actor.updated_at = now
     actor.fetched_at = now

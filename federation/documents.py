@@ -20,6 +20,9 @@ NOTE_TYPES = frozenset({"Note", "Article", "Question", "Page"})
 MAX_TAGS = 64
 MAX_ATTACHMENTS = 16
 MAX_RECIPIENTS = 10_000
+MAX_PROFILE_FIELDS = 16  # Mastodon shows 4; other servers allow more; beyond this they are cut
+MAX_FIELD_TEXT = 255  # a field name, as displayed
+MAX_FIELD_SOURCE = 4096  # what is read of a name or value before cleaning
 
 
 class DocumentError(ValueError):
@@ -137,6 +140,9 @@ class RemoteActorDocument:
     locked: bool
     discoverable: bool
     indexable: bool
+    fields: tuple[tuple[str, str], ...] = ()  # (name, sanitised HTML value) of each PropertyValue
+    avatar: str | None = None  # the `icon` picture's URL
+    header: str | None = None  # the `image` picture's URL
 
     @property
     def domain(self) -> str:
@@ -175,7 +181,34 @@ def parse_actor(document: dict[str, Any]) -> RemoteActorDocument:
         locked=_bool(document.get("manuallyApprovesFollowers")),
         discoverable=_bool(document.get("discoverable")),
         indexable=_bool(document.get("indexable")),
+        fields=_property_values(document.get("attachment")),
+        avatar=_picture(document.get("icon")),
+        header=_picture(document.get("image")),
     )
+
+
+def _property_values(value: Any) -> tuple[tuple[str, str], ...]:
+    """Mastodon's profile fields: `PropertyValue` attachments, cleaned, at most MAX_PROFILE_FIELDS."""
+    found = []
+    for item in value if isinstance(value, list) else [value]:
+        if not isinstance(item, dict) or item.get("type") != "PropertyValue":
+            continue
+        name, text = item.get("name"), item.get("value")
+        if isinstance(name, str) and isinstance(text, str):
+            found.append((clean_text(name[:MAX_FIELD_SOURCE], limit=MAX_FIELD_TEXT),
+                          clean_html(text[:MAX_FIELD_SOURCE])))
+        if len(found) == MAX_PROFILE_FIELDS:
+            break
+    return tuple(found)
+
+
+def _picture(value: Any) -> str | None:
+    """The URL of an `icon` or `image`: an Image object (or a list of them) or a bare URL."""
+    for item in value if isinstance(value, list) else [value]:
+        url = _url(item.get("url")) if isinstance(item, dict) else _url(item)
+        if url is not None:
+            return url[:2048]
+    return None
 
 
 def _optional_same_origin(value: Any, field: str, actor_uri: str) -> str | None:

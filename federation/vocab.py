@@ -20,5 +20,8 @@ EXTENSIONS_CONTEXT = {
     "discoverable": "toot:discoverable",
     "indexable": "toot:indexable",
     "sensitive": "as:sensitive",
+    "schema": "http://schema.org#",
+    "PropertyValue": "schema:PropertyValue",
+    "value": "schema:value",
 }
 ACTOR_CONTEXT = [AS_CONTEXT, SECURITY_CONTEXT, EXTENSIONS_CONTEXT]

@@ -33,6 +33,9 @@ class Actor(SQLModel, table=True):
     # Remote actors' pictures stay where their server keeps them; local ones are under /system/.
     avatar_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), nullable=True))
     header_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), nullable=True))
+    # Profile fields: [{"name": plain text, "value": sanitised HTML}], in order.
+    fields: list[dict[str, str]] = Field(default_factory=list, sa_column=sa.Column(
+        sa.JSON, nullable=False, server_default="[]"))
     inbox_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
     outbox_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
     shared_inbox_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
@@ -70,6 +73,9 @@ class User(SQLModel, table=True):
         default="private", sa_column=sa.Column(sa.String(16), nullable=False)
     )
     locale: str = Field(default="en", sa_column=sa.Column(sa.String(16), nullable=False))
+    # Mastodon's `source[sensitive]`: new posts are marked sensitive unless the app says otherwise.
+    sensitive_by_default: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False,
+                                                                          server_default=sa.false()))
     approved: bool = Field(default=True, sa_column=sa.Column(sa.Boolean, nullable=False))
     # What the person wrote when asking to join (approval mode), for the moderators.
     signup_reason: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))

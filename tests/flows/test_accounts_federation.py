@@ -43,10 +43,14 @@ async def test_profile_update_reaches_the_followers_instance(network):
     async with inova.ctx.database.transaction() as session:
         actor = await session.get(Actor, bo.actor.id)
         actor.display_name, actor.summary, actor.locked = "Dr Bo Lind", "<p>Cardiology, Inova</p>", True
+        actor.fields = [{"name": "Pronouns", "value": "he/him"}]
+        actor.avatar_url = "https://inova.test/system/media/bo.png"
         await inova.federation.outbox.update_profile(session, actor)
     await drain()
     copy = await cached_actor(mayo, bo.actor.uri)
     assert (copy.display_name, copy.summary, copy.locked) == ("Dr Bo Lind", "<p>Cardiology, Inova</p>", True)
+    assert copy.fields == [{"name": "Pronouns", "value": "he/him"}]
+    assert copy.avatar_url == "https://inova.test/system/media/bo.png" and copy.header_url is None
 
 
 async def test_a_key_rotation_announced_by_update_replaces_the_old_key_at_once(network):

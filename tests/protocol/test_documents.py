@@ -28,6 +28,29 @@ def test_actor_document_with_extra_contexts_parses_and_is_sanitised():
     assert actor.summary == "<p>Cardiology</p>"
 
 
+def test_profile_fields_and_pictures_are_read_and_cleaned():
+    actor = parse_actor(ACTOR | {
+        "attachment": [
+            {"type": "PropertyValue", "name": "Pronouns", "value": "he/him"},
+            {"type": "PropertyValue", "name": "Site <i>x</i>",
+             "value": '<a href="https://inova.example" onclick="steal()">inova.example</a><script>x()</script>'},
+            {"type": "IdentityProof", "name": "not a field"},
+            {"type": "PropertyValue", "name": ["not", "text"], "value": "skipped"},
+            *({"type": "PropertyValue", "name": f"f{n}", "value": "v"} for n in range(40)),
+        ],
+        "icon": {"type": "Image", "mediaType": "image/png", "url": "https://inova.example/a.png"},
+        "image": [{"type": "Image", "url": {"type": "Link", "href": "https://inova.example/h.jpg"}}],
+    })
+    assert actor.fields[0] == ("Pronouns", "he/him")
+    name, value = actor.fields[1]
+    assert name == "Site x" and "onclick" not in value and "<script>" not in value
+    assert 'href="https://inova.example"' in value
+    assert len(actor.fields) == 16  # the rest are cut, not refused
+    assert (actor.avatar, actor.header) == ("https://inova.example/a.png", "https://inova.example/h.jpg")
+    bare = parse_actor(ACTOR | {"icon": "javascript:alert(1)", "attachment": "nonsense"})
+    assert (bare.avatar, bare.header, bare.fields) == (None, None, ())
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"inbox": "https://evil.example/inbox"}, "inbox"),
     ({"publicKey": {"id": "https://evil.example/k", "owner": "https://inova.example/users/bo",

@@ -161,7 +161,50 @@ async def test_new_avatar_replaces_the_old_file(ctx, client, ann, settings):
     assert (await client.get(first)).status_code == 404
 
 
+async def test_profile_fields_are_replaced_linked_federated_and_given_back_as_typed(ctx, client, ann, carl):
+    headers = await bearer(ctx, ann, ACCOUNTS)
+    response = await client.patch(PATH, headers=headers, data={
+        "fields_attributes[0][name]": "Pronouns", "fields_attributes[0][value]": "she/her",
+        "fields_attributes[1][name]": "", "fields_attributes[1][value]": "",  # a blank pair is dropped
+        "fields_attributes[2][name]": "Ward <b>7</b>", "fields_attributes[2][value]": "https://mayo.example/ward7",
+    })
+    assert response.status_code == 200, response.text
+    fields = response.json()["fields"]
+    assert [field["name"] for field in fields] == ["Pronouns", "Ward <b>7</b>"]
+    assert fields[0] == {"name": "Pronouns", "value": "she/her", "verified_at": None}
+    assert 'href="https://mayo.example/ward7"' in fields[1]["value"] and "<p>" not in fields[1]["value"]
+    assert response.json()["source"]["fields"] == [
+        {"name": "Pronouns", "value": "she/her", "verified_at": None},
+        {"name": "Ward <b>7</b>", "value": "https://mayo.example/ward7", "verified_at": None}]
+    assert (await client.get(f"/api/v1/accounts/{ann.actor.id}")).json()["fields"] == fields
+
+    [delivery] = await deliveries(ctx)
+    person = json.loads(delivery.body)["object"]
+    assert person["attachment"] == [{"type": "PropertyValue", "name": field["name"], "value": field["value"]}
+                                    for field in fields]
+
+    # JSON (masto.js) replaces the whole list; an empty list clears it.
+    replaced = await client.patch(PATH, headers=headers, json={"fields_attributes": [{"name": "Role", "value": "RN"}]})
+    assert [field["name"] for field in replaced.json()["fields"]] == ["Role"]
+    cleared = await client.patch(PATH, headers=headers, json={"fields_attributes": []})
+    assert cleared.json()["fields"] == []
+    assert "attachment" not in (await client.get(f"/users/{ann.actor.username}",
+                                                  headers={"Accept": "application/activity+json"})).json()
+
+
+async def test_source_sensitive_marks_new_posts_unless_the_app_says_otherwise(ctx, client, ann):
+    headers = await bearer(ctx, ann, ("read", "write"))
+    changed = await client.patch(PATH, headers=headers, json={"source": {"sensitive": True}})
+    assert changed.json()["source"]["sensitive"] is True
+    marked = await client.post("/api/v1/statuses", headers=headers, json={"status": "Post-op photo"})
+    assert marked.json()["sensitive"] is True
+    told = await client.post("/api/v1/statuses", headers=headers, json={"status": "Just text", "sensitive": False})
+    assert told.json()["sensitive"] is False
+    assert await deliveries(ctx) == []  # a private setting: nothing sent
+
+
 BAD = {
+    "fields_attributes": {f"fields_attributes[{n}][name]": f"Field {n}" for n in range(5)},
     "display_name": {"display_name": "x" * 31},
     "note": {"note": "y" * 501},
     "source[privacy]": {"source[privacy]": "everyone"},
@@ -201,6 +244,21 @@ async def test_json_flag_of_the_wrong_type_is_refused(ctx, client, ann):
     assert response.status_code == 422
     assert "locked" in response.json()["details"]
     assert (await stored(ctx, ann))[0].model_dump() == before.model_dump()
+
+
+@pytest.mark.parametrize("body", [
+    {"source": {"sensitive": ["yes"]}},
+    {"fields_attributes": "Pronouns: she/her"},
+    {"fields_attributes": [["Pronouns", "she/her"]]},
+    {"fields_attributes": [{"name": "Motto", "value": "z" * 256}]},
+])
+async def test_json_fields_and_sensitivity_of_the_wrong_shape_are_refused(ctx, client, ann, body):
+    before = await stored(ctx, ann)
+    response = await client.patch(PATH, headers=await bearer(ctx, ann, ACCOUNTS), json={"display_name": "X", **body})
+    assert response.status_code == 422, response.text
+    assert set(response.json()["details"]) & {"fields_attributes", "source[sensitive]"}
+    after = await stored(ctx, ann)
+    assert (after[0].model_dump(), after[1].model_dump()) == (before[0].model_dump(), before[1].model_dump())
 
 
 async def test_update_credentials_needs_a_token_with_write_accounts(ctx, client, ann):

@@ -6,13 +6,19 @@ value is a 422 naming the field, with nothing changed. A change others can see (
 pictures, locked, bot, discoverable, indexable) is sent to followers' and followees' servers as
 an Update of the Person, in the same transaction.
 
-Accepted and ignored, because nothing stores them yet: `source[sensitive]`,
-`fields_attributes` (profile fields), `attribution_domains`, `avatar_description` and
-`header_description`. `bot` is the actor's type (`Service` or `Person`), as in Mastodon.
+`fields_attributes` replaces the profile fields (up to four name/value pairs, each at most
+255 characters; a pair left blank is dropped), as a JSON list or object, or Rails' form keys
+`fields_attributes[0][name]`; values get their links, and federate as `PropertyValue`
+attachments. `source[sensitive]` marks new posts sensitive unless the app says otherwise.
+
+Accepted and ignored, because nothing stores them yet: `attribution_domains`,
+`avatar_description` and `header_description`. `bot` is the actor's type (`Service` or
+`Person`), as in Mastodon.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,13 +41,17 @@ from web.signup import LOCALE_RE
 MAX_DISPLAY_NAME = 30
 MAX_NOTE = 500
 MAX_LOCALE = 16  # the column's width
+MAX_FIELDS = 4  # Mastodon's Account::DEFAULT_FIELDS_SIZE
+MAX_FIELD_LENGTH = 255
+FIELD_KEY = re.compile(r"^fields_attributes\[(\d{1,3})\]\[(name|value)\]$")
 DEFAULT_PRIVACIES = ("public", "unlisted", "private", "local")  # Mastodon's three, and local-only
 # The profile flags a client may set, and the Actor column each one is.
 FLAGS = {"locked": "locked", "discoverable": "discoverable", "indexable": "indexable",
          "hide_collections": "hide_collections"}
 LABELS = {"display_name": "Display name", "note": "Note", "locked": "Locked", "bot": "Bot",
           "discoverable": "Discoverable", "indexable": "Indexable", "hide_collections": "Hide collections",
-          "source[privacy]": "Privacy", "source[language]": "Language", "avatar": "Avatar", "header": "Header"}
+          "source[privacy]": "Privacy", "source[language]": "Language", "avatar": "Avatar", "header": "Header",
+          "fields_attributes": "Fields", "source[sensitive]": "Sensitive"}
 
 
 @dataclass
@@ -54,6 +64,8 @@ class ProfileChange:
     bot: bool | None = None
     privacy: str | None = None
     language: str | None = None
+    sensitive: bool | None = None
+    fields: list[dict[str, str]] | None = None  # [{"name": text, "value": HTML}]
     avatar: Picture | None = None
     header: Picture | None = None
 
@@ -87,6 +99,49 @@ def _text(value: Any, name: str) -> str | None:
     return text
 
 
+def _field_entries(params: dict[str, Any]) -> dict[int, Any] | None:
+    """The submitted fields by position, from JSON (a list, or an object keyed "0", "1" …) or
+    from form keys; None when the request does not touch the fields."""
+    raw = params.get("fields_attributes")
+    entries: dict[int, Any] = {}
+    if isinstance(raw, list):
+        entries = dict(enumerate(raw))
+    elif isinstance(raw, dict):
+        entries = {int(key): value for key, value in raw.items() if str(key).isdigit() and len(str(key)) <= 3}
+    elif raw is not None:
+        raise Refused("fields_attributes", "invalid", "must be a list of names and values", LABELS["fields_attributes"])
+    for key, value in params.items():
+        if matched := FIELD_KEY.match(key):
+            entry = entries.setdefault(int(matched[1]), {})
+            if isinstance(entry, dict):
+                entry[matched[2]] = value
+    return entries if entries or raw is not None else None
+
+
+def _fields(params: dict[str, Any], base_url: str) -> list[dict[str, str]] | None:
+    entries = _field_entries(params)
+    if entries is None:
+        return None
+    fields = []
+    for position in sorted(entries):
+        entry = entries[position]
+        if not isinstance(entry, dict):
+            raise Refused("fields_attributes", "invalid", "must be a list of names and values",
+                          LABELS["fields_attributes"])
+        name = " ".join((_text(entry.get("name"), "fields_attributes") or "").split())
+        value = " ".join((_text(entry.get("value"), "fields_attributes") or "").split())
+        if not name and not value:
+            continue
+        if len(name) > MAX_FIELD_LENGTH or len(value) > MAX_FIELD_LENGTH:
+            raise Refused("fields_attributes", "too_long",
+                          f"is too long (maximum is {MAX_FIELD_LENGTH} characters)", LABELS["fields_attributes"])
+        fields.append({"name": name, "value": to_html(value, base_url).removeprefix("<p>").removesuffix("</p>")})
+    if len(fields) > MAX_FIELDS:
+        raise Refused("fields_attributes", "too_long", f"is too long (maximum is {MAX_FIELDS} fields)",
+                      LABELS["fields_attributes"])
+    return fields
+
+
 def _read(params: dict[str, Any], base_url: str) -> ProfileChange:
     change = ProfileChange()
     display_name = _text(params.get("display_name"), "display_name")
@@ -118,13 +173,15 @@ def _read(params: dict[str, Any], base_url: str) -> ProfileChange:
             raise Refused("source[language]", "inclusion", "is not a known language code",
                           LABELS["source[language]"])
         change.language = language
+    change.sensitive = _flag(_source(params, "sensitive"), "source[sensitive]")
+    change.fields = _fields(params, base_url)
     return change
 
 
 def _apply(change: ProfileChange, actor: Actor, user: User, urls: dict[str, str]) -> bool:
     """Write `change` onto the rows; True when something other servers show has changed."""
     before = (actor.display_name, actor.summary, actor.avatar_url, actor.header_url, actor.locked,
-              actor.discoverable, actor.indexable, actor.actor_type)
+              actor.discoverable, actor.indexable, actor.actor_type, actor.fields)
     if change.display_name is not None:
         actor.display_name = change.display_name
     if change.note_html is not None:
@@ -141,8 +198,12 @@ def _apply(change: ProfileChange, actor: Actor, user: User, urls: dict[str, str]
         user.default_visibility = change.privacy
     if change.language is not None:
         user.locale = change.language
+    if change.sensitive is not None:
+        user.sensitive_by_default = change.sensitive
+    if change.fields is not None:
+        actor.fields = change.fields  # a new list: the JSON column sees the change
     after = (actor.display_name, actor.summary, actor.avatar_url, actor.header_url, actor.locked,
-             actor.discoverable, actor.indexable, actor.actor_type)
+             actor.discoverable, actor.indexable, actor.actor_type, actor.fields)
     return before != after
 
 

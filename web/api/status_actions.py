@@ -265,7 +265,7 @@ async def post_status(request: Request) -> Response:
     if visibility not in VISIBILITIES:
         raise Invalid("visibility", "inclusion", "is not included in the list", "Visibility")
     language = _language(params) or viewer.user.locale or None
-    sensitive = body_flag(params, "sensitive")
+    sensitive = body_flag(params, "sensitive", default=viewer.user.sensitive_by_default)
     reply_to_id = (_string(params, "in_reply_to_id") or "").strip()
     try:
         async with ctx.database.transaction() as session:

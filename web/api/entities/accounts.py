@@ -111,7 +111,7 @@ def account(actor: Actor, batch: AccountBatch, urls: LocalUrls) -> dict[str, Any
         "noindex": not actor.indexable,
         "emojis": [],
         "roles": highlighted,
-        "fields": [],
+        "fields": [{"name": field["name"], "value": field["value"], "verified_at": None} for field in actor.fields],
     }
 
 
@@ -128,10 +128,11 @@ async def credential_account(session: AsyncSession, actor: Actor, user: User, ur
     entity = account(batch.actors.get(actor.id, actor), batch, urls)
     entity["source"] = {
         "privacy": user.default_visibility,
-        "sensitive": False,
+        "sensitive": user.sensitive_by_default,
         "language": user.locale or "",
         "note": to_text(actor.summary),  # what the person typed, for the profile editor
-        "fields": [],
+        "fields": [{"name": field["name"], "value": to_text(field["value"]), "verified_at": None}
+                   for field in actor.fields],
         "follow_requests_count": requests.one(),
         "hide_collections": actor.hide_collections,
         "discoverable": actor.discoverable,

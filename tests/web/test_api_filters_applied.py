@@ -143,3 +143,20 @@ async def test_a_status_filter_flags_the_status_and_boosts_of_it(ctx, client, pe
         (chosen["id"], [str(original.id)], None)]
     assert shown[str(boosted.id)]["reblog"]["filtered"] == result
     assert shown[str(other.id)]["filtered"] == []
+
+
+async def test_notifications_hide_or_flag_what_a_notifications_filter_catches(ctx, client, people):
+    token = await bearer(ctx, people["ann"], ("read", "write"))
+    bob, ann = people["bob"].actor, people["ann"].actor
+    await make_filter(client, token, "Diet talk", ["notifications"], action="hide", keywords=(("keto", True),))
+    warn = await make_filter(client, token, "Results", ["notifications"], keywords=(("biopsy", True),))
+    await make_filter(client, token, "Home only", ["home"], action="hide", keywords=(("lunch", True),))
+    await post(ctx, bob, "@ann try keto!", mentions=(ann,))
+    flagged = await post(ctx, bob, "@ann biopsy results are back", mentions=(ann,))
+    lunch = await post(ctx, bob, "@ann lunch?", mentions=(ann,))
+    answer = await client.get("/api/v1/notifications", headers=token)
+    assert answer.status_code == 200, answer.text
+    shown = {entity["status"]["id"]: entity["status"] for entity in answer.json()}
+    assert set(shown) == {str(flagged.id), str(lunch.id)}  # the keto mention is hidden
+    assert [result["filter"]["id"] for result in shown[str(flagged.id)]["filtered"]] == [warn["id"]]
+    assert shown[str(lunch.id)]["filtered"] == []  # a home filter does not reach notifications

@@ -1,7 +1,8 @@
 """Notification, rendered in batches: the senders' accounts and the statuses (with all a
 Status needs) are loaded once for the whole page. Callers decide what the recipient may
 see before calling; a notification whose status cannot be rendered (a boost whose
-original is gone) is left out."""
+original is gone), or that a `hide` filter of the viewer's for notifications catches, is left
+out; a `warn` filter marks the status `filtered`."""
 
 from __future__ import annotations
 
@@ -40,12 +41,14 @@ async def render_notifications(session: AsyncSession, rows: Sequence[tuple[Notif
         return []
     senders = await load_accounts(session, {notification.from_actor_id for notification, _ in rows})
     statuses = [status for _, status in rows if status is not None]
-    batch = await load_statuses(session, statuses, viewer_id) if statuses else None
+    batch = await load_statuses(session, statuses, viewer_id, context="notifications") if statuses else None
     entities = []
     for notification, status in rows:
         rendered = None
         if status is not None:
             assert batch is not None
+            if batch.filters.hides(status, batch.statuses):
+                continue  # a `hide` filter for notifications: as if it never happened
             rendered = status_entity(status, batch, urls)
             if rendered is None:
                 continue

@@ -38,6 +38,28 @@ async def remote_server_may_see(session: AsyncSession, status: Status, author: A
     return following.one() > 0
 
 
+async def remote_actor_may_see(session: AsyncSession, status: Status, actor: Actor) -> bool:
+    """May this remote actor see `status` (to vote on its poll, say)? As `remote_server_may_see`,
+    but for one actor: followed by them, or naming them, and not blocked by the author."""
+    if status.deleted_at is not None or status.visibility == "local":
+        return False
+    blocked = await session.exec(select(func.count()).select_from(Block).where(
+        Block.actor_id == status.actor_id, Block.target_id == actor.id))
+    if blocked.one() > 0:
+        return False
+    if status.visibility in PUBLICLY_SERVED:
+        return True
+    mentioned = await session.exec(select(func.count()).select_from(Mention).where(
+        Mention.status_id == status.id, Mention.actor_uri == actor.uri))
+    if mentioned.one() > 0:
+        return True
+    if status.visibility == "direct":
+        return False
+    following = await session.exec(select(func.count()).select_from(Follow).where(
+        Follow.follower_id == actor.id, Follow.followee_id == status.actor_id, Follow.state == "accepted"))
+    return following.one() > 0
+
+
 # --- local viewers (the client API, pages, streaming) -------------------------------------
 #
 # One rule, in two forms that must agree (tests check both engines):

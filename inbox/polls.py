@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from actors.visibility import remote_actor_may_see
 from federation.documents import DocumentError, NoteDocument, parse_question, parse_vote, type_of
 from inbox.context import Activity, HandlerContext, Ignore
 from storage.tables import Actor, Poll, PollOption, PollVote, Status
@@ -72,6 +73,8 @@ async def on_vote(session: AsyncSession, h: HandlerContext, activity: Activity, 
         raise Ignore("a vote on a deleted poll")
     if status.actor_id == actor.id:
         raise Ignore("an author does not vote on their own poll")
+    if not await remote_actor_may_see(session, status, actor):
+        raise Ignore("the voter may not see this poll")
     if poll.expires_at is not None and poll.expires_at <= h.clock():
         raise Ignore("the poll has ended")
     option = (await session.exec(select(PollOption).where(PollOption.poll_id == poll.id,

@@ -206,3 +206,32 @@ async def test_a_poll_that_ended_long_ago_is_closed_without_notifying(network, p
     async with inova.ctx.database.session() as session:
         assert (await session.exec(select(Poll))).one().end_notified is True
     assert all(kind != "poll" for kind, _ in await notification_types(inova, poll_on_both["rita"]))
+
+
+async def test_a_vote_on_a_followers_only_poll_counts_only_from_a_follower(network):
+    (mayo, inova), drain = network
+    rita = await inova.account("rita", role="staff")
+    await mayo.account("sam")
+    await mayo.account("tom")
+    await follow(mayo, "sam", rita.actor.uri)
+    await drain()
+    rita_token = await bearer(inova.ctx, rita, EVERYTHING)
+    posted = await ok(await inova.client.post("/api/v1/statuses", headers=rita_token, json={
+        "status": "Staff rota preference?", "visibility": "private",
+        "poll": {"options": ["Early", "Late"], "expires_in": 86400}}))
+    await drain()
+
+    async def vote(name: str, choice: str) -> None:
+        voter = await mayo.local(name)
+        note = {"id": f"{voter.uri}#votes/{new_id()}", "type": "Note", "name": choice, "attributedTo": voter.uri,
+                "inReplyTo": posted["uri"], "to": [rita.actor.uri]}
+        document = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{note['id']}/activity",
+                    "type": "Create", "actor": voter.uri, "object": note, "to": [rita.actor.uri]}
+        assert await signed_post(mayo, name, rita.actor.inbox_uri, json.dumps(document).encode()) == 202
+        await drain()
+
+    await vote("tom", "Early")  # knows the poll's address, but does not follow rita
+    poll_url = f"/api/v1/polls/{posted['poll']['id']}"
+    assert totals(await ok(await inova.client.get(poll_url, headers=rita_token))) == [0, 0]
+    await vote("sam", "Late")
+    assert totals(await ok(await inova.client.get(poll_url, headers=rita_token))) == [0, 1]

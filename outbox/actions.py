@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -240,6 +240,11 @@ class Outbox:
         status.content = ""
         status.summary = ""
         session.add(status)
+        # Its uploads become unused again, for a redraft (Mastodon nullifies them too); the
+        # media cleanup removes those not reused within a day.
+        await session.exec(update(MediaAttachment)  # type: ignore[call-overload]
+                           .where(MediaAttachment.status_id == status.id, MediaAttachment.file_name.is_not(None))
+                           .values(status_id=None, released_at=status.deleted_at))
         await session.flush()
         if status.visibility in NEVER_FEDERATED:
             return

@@ -27,6 +27,8 @@ from outbox.delivery import DeliveryWorker
 from storage.tables import Actor, LocalKey
 from web import __version__
 from web.context import AppContext
+from web.media import MediaStore
+from web.media_cleanup import MediaCleanup
 
 
 def user_agent(ctx: AppContext) -> str:
@@ -43,6 +45,7 @@ class Federation:
     inbox_worker: InboxWorker
     delivery_worker: DeliveryWorker
     poll_endings: PollEndings
+    media_cleanup: MediaCleanup
     clock: Callable[[], datetime]
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -51,7 +54,8 @@ class Federation:
         self._stop.clear()
         self._tasks = [asyncio.create_task(self.inbox_worker.run(self._stop)),
                        asyncio.create_task(self.delivery_worker.run(self._stop)),
-                       asyncio.create_task(self.poll_endings.run(self._stop))]
+                       asyncio.create_task(self.poll_endings.run(self._stop)),
+                       asyncio.create_task(self.media_cleanup.run(self._stop))]
 
     async def stop_workers(self) -> None:
         self._stop.set()
@@ -92,5 +96,6 @@ async def build_federation(ctx: AppContext, client: httpx.AsyncClient | None = N
         inbox_worker=InboxWorker(ctx.database, handler_context),
         delivery_worker=DeliveryWorker(ctx.database, ctx.keyring, client, clock=clock),
         poll_endings=PollEndings(ctx.database, clock=clock),
+        media_cleanup=MediaCleanup(ctx.database, MediaStore(ctx.settings.media_dir, ctx.urls.base_url), clock=clock),
         clock=clock,
     )

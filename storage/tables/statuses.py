@@ -119,3 +119,5 @@ class MediaAttachment(SQLModel, table=True):
     focus_x: float | None = Field(default=None, sa_column=sa.Column(sa.Float))
     focus_y: float | None = Field(default=None, sa_column=sa.Column(sa.Float))
     created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
+    # When a deleted post let go of this upload (kept a while for a redraft, then cleaned up).
+    released_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))

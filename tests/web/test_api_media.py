@@ -1,11 +1,14 @@
 """Picture uploads through the real app and database, with real pictures made by Pillow.
 
 Every refusal is checked for what it leaves behind: no row and no file in the media directory.
+After the upload: deleted by its owner while unused, taken back by "delete & redraft", removed
+with its post on `delete_media`, cleaned up once nobody has used it for a day.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -16,13 +19,15 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from actors.accounts import ensure_instance_actor
-from storage.tables import MediaAttachment, Status
+from storage.tables import MediaAttachment, Status, utcnow
 from tests.conftest import add_account, make_settings
 from tests.support import pictures
 from tests.support.api import bearer, post
 from web.api.entities.instance import IMAGE_SIZE_LIMIT
 from web.api.media import attachments_for_post
 from web.app import create_app
+from web.media import MediaStore
+from web.media_cleanup import KEPT_FOR, MediaCleanup
 from web.settings import Settings, SettingsError
 
 MEDIA = ("write:media",)
@@ -329,6 +334,106 @@ async def test_attachments_for_post_takes_only_own_unused_uploads_up_to_four(ctx
 
 
 # --- the setting --------------------------------------------------------------------------
+
+# --- after the upload: deleted, taken back by a redraft, cleaned up -------------------------
+
+@pytest.fixture
+async def staff_ann(ctx):
+    """ann as staff, whose posts are public by default."""
+    return await add_account(ctx, "ann", role="staff")
+
+
+EVERYTHING = ("read", "write")
+
+
+async def uploaded_picture(client, token) -> dict:
+    response = await client.post("/api/v2/media", headers=token,
+                                 files={"file": ("p.png", pictures.png(40, 30), "image/png")})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def files_in(directory) -> set[str]:
+    return set(pictures.listing(directory))
+
+
+async def rows(ctx) -> dict[int, MediaAttachment]:
+    async with ctx.database.session() as session:
+        return {media.id: media for media in (await session.exec(select(MediaAttachment))).all()}
+
+
+async def test_an_unused_upload_can_be_deleted_but_a_posted_one_cannot(ctx, client, staff_ann, bob, media_dir):
+    token = await bearer(ctx, staff_ann, EVERYTHING)
+    spare, posted = await uploaded_picture(client, token), await uploaded_picture(client, token)
+    assert len(files_in(media_dir)) == 4  # each picture and its preview
+    status = await client.post("/api/v1/statuses", headers=token, json={"status": "x", "media_ids": [posted["id"]]})
+    assert status.status_code == 200, status.text
+
+    stranger = await bearer(ctx, bob, EVERYTHING)
+    assert (await client.delete(f"/api/v1/media/{spare['id']}", headers=stranger)).status_code == 404
+    refused = await client.delete(f"/api/v1/media/{posted['id']}", headers=token)
+    assert refused.status_code == 422 and "used by a status" in refused.json()["error"]
+    deleted = await client.delete(f"/api/v1/media/{spare['id']}", headers=token)
+    assert (deleted.status_code, deleted.json()) == (200, {})
+    assert set(await rows(ctx)) == {int(posted["id"])}
+    assert len(files_in(media_dir)) == 2
+    assert (await client.get(spare["url"])).status_code == 404
+    assert (await client.delete(f"/api/v1/media/{spare['id']}", headers=token)).status_code == 404
+
+
+async def test_delete_and_redraft_takes_the_pictures_back(ctx, client, staff_ann, media_dir):
+    token = await bearer(ctx, staff_ann, EVERYTHING)
+    picture = await uploaded_picture(client, token)
+    first = (await client.post("/api/v1/statuses", headers=token,
+                               json={"status": "Garden open", "media_ids": [picture["id"]]})).json()
+    deleted = await client.delete(f"/api/v1/statuses/{first['id']}", headers=token)
+    assert deleted.status_code == 200
+    assert deleted.json()["text"] == "Garden open"
+    assert [media["id"] for media in deleted.json()["media_attachments"]] == [picture["id"]]
+    again = await client.post("/api/v1/statuses", headers=token,
+                              json={"status": "Garden open (fixed)", "media_ids": [picture["id"]]})
+    assert again.status_code == 200, again.text
+    assert [media["url"] for media in again.json()["media_attachments"]] == [picture["url"]]
+    assert (await client.get(picture["url"])).status_code == 200
+
+
+async def test_delete_media_removes_the_pictures_with_the_post(ctx, client, staff_ann, media_dir):
+    token = await bearer(ctx, staff_ann, EVERYTHING)
+    picture = await uploaded_picture(client, token)
+    posted = (await client.post("/api/v1/statuses", headers=token,
+                                json={"status": "Wrong photo", "media_ids": [picture["id"]]})).json()
+    assert (await client.delete(f"/api/v1/statuses/{posted['id']}?delete_media=true", headers=token)).status_code == 200
+    assert await rows(ctx) == {} and files_in(media_dir) == set()
+    assert (await client.get(picture["url"])).status_code == 404
+
+
+async def test_the_cleanup_removes_uploads_unused_for_a_day(ctx, client, staff_ann, media_dir, settings):
+    token = await bearer(ctx, staff_ann, EVERYTHING)
+    old_spare, fresh_spare, released, kept = [await uploaded_picture(client, token) for _ in range(4)]
+    post = (await client.post("/api/v1/statuses", headers=token,
+                              json={"status": "to delete", "media_ids": [released["id"]]})).json()
+    await client.post("/api/v1/statuses", headers=token, json={"status": "kept", "media_ids": [kept["id"]]})
+    await client.delete(f"/api/v1/statuses/{post['id']}", headers=token)
+    long_ago = utcnow() - KEPT_FOR - timedelta(minutes=1)
+    async with ctx.database.transaction() as session:  # uploaded a day ago
+        for media in (await session.exec(select(MediaAttachment))).all():
+            if str(media.id) != fresh_spare["id"]:
+                media.created_at = long_ago
+                session.add(media)
+
+    cleanup = MediaCleanup(ctx.database, MediaStore(settings.media_dir, ctx.urls.base_url))
+    assert await cleanup.run_once() == 1  # the old spare; the released one was let go of just now
+    assert {str(media_id) for media_id in await rows(ctx)} == {fresh_spare["id"], released["id"], kept["id"]}
+    assert (await client.get(old_spare["url"])).status_code == 404
+    assert (await client.get(kept["url"])).status_code == 200
+
+    later = MediaCleanup(ctx.database, MediaStore(settings.media_dir, ctx.urls.base_url),
+                         clock=lambda: utcnow() + KEPT_FOR + timedelta(minutes=1))
+    assert await later.run_once() == 2  # the released one and the fresh spare, a day on
+    assert {str(media_id) for media_id in await rows(ctx)} == {kept["id"]}
+    assert len(files_in(media_dir)) == 2  # the posted picture and its preview
+    assert await later.run_once() == 0
+
 
 def test_media_dir_setting_names_itself_when_it_is_not_a_directory(tmp_path):
     a_file = tmp_path / "media"

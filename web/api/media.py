@@ -189,6 +189,21 @@ async def update(request: Request) -> Response:
         return JSONResponse(media_attachment(media))
 
 
+async def remove(request: Request) -> Response:
+    """Delete an upload not (or no longer) attached to a post, files and all: `{}`. One a post
+    carries is refused (422): it goes with its post."""
+    viewer = await require_viewer(request, "write:media")
+    media_id = record_id(request.path_params["id"])
+    async with context_of(request).database.transaction() as session:
+        media = await _own(session, media_id, viewer.actor.id)
+        if media.status_id is not None:
+            raise HTTPException(422, "Media attachment is currently used by a status")
+        files = (media.file_name, media.preview_file_name)
+        await session.delete(media)
+    await media_store(request).remove(*files)
+    return JSONResponse({})
+
+
 # --- for the composer ---------------------------------------------------------------------
 
 async def attachments_for_post(session: AsyncSession, actor_id: int, media_ids: list[int]) -> list[MediaAttachment]:
@@ -215,4 +230,5 @@ routes = [
     *get("/api/v2/media", upload, methods=("POST",)),
     *get("/api/v1/media/{id}", show),
     *get("/api/v1/media/{id}", update, methods=("PUT",)),
+    *get("/api/v1/media/{id}", remove, methods=("DELETE",)),
 ]

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from outbox.actions import ActionError, Outbox
 from outbox.polls import PollDraft
-from storage.tables import Actor, IdempotencyKey, Status, utcnow
+from storage.tables import Actor, IdempotencyKey, MediaAttachment, Status, utcnow
 from web.api.compose import MentionTarget, countable_length, scan, to_html, to_text
 from web.api.entities import render_status
 from web.api.entities.instance import (
@@ -38,6 +38,7 @@ from web.api.params import NOT_FOUND, body_flag, get, is_record_id
 from web.api.statuses import visible_status
 from web.auth import Viewer, require_viewer
 from web.context import AppContext, context_of
+from web.media import media_store
 from web.oauth import request_params, validation_error
 
 # Mastodon's four, and our local-only level (never federated).
@@ -323,9 +324,13 @@ async def edit_status(request: Request) -> Response:
 
 
 async def delete_status(request: Request) -> Response:
+    """Delete one's status and answer it with its `text`, for "delete & redraft": its pictures
+    stay as unused uploads a new post may carry (for a day), unless `delete_media` is true."""
     viewer = await require_viewer(request, "write:statuses")
     ctx = context_of(request)
     outbox = outbox_of(request)
+    delete_media = body_flag(await request_params(request), "delete_media")
+    files: list[str | None] = []
     async with ctx.database.transaction() as session:
         status = await _own(session, request.path_params["id"], viewer)
         entity = await _entity(session, ctx, status, viewer)
@@ -337,7 +342,14 @@ async def delete_status(request: Request) -> Response:
             accts = {mention["url"]: mention["acct"] for mention in entity["mentions"]}
             # No source column: our own HTML reads back into the text (`@user@domain` from the mentions).
             entity["text"] = to_text(status.content, accts)
+            uploads = (await session.exec(select(MediaAttachment).where(
+                MediaAttachment.status_id == status.id, MediaAttachment.file_name.is_not(None)))).all()  # type: ignore[union-attr]
             await outbox.delete_status(session, status, viewer.actor)
+            if delete_media:
+                for media in uploads:
+                    files += [media.file_name, media.preview_file_name]
+                    await session.delete(media)
+    await media_store(request).remove(*files)
     return JSONResponse(entity)
 
 

@@ -7,7 +7,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.accounts import find_local_actor
-from actors.notifications import forget_actor, forget_status, notify_boosters_of_update, notify_new_status
+from actors.notifications import forget_actor, forget_status, notify_edited, notify_new_status
 from actors.remote import ActorUnavailable
 from federation.documents import (
     NOTE_TYPES,
@@ -24,7 +24,7 @@ from federation.fetch import FetchError
 from inbox.context import Activity, HandlerContext, Ignore
 from inbox.forwarding import apply_forwarded_delete, forward_to_boosters_followers
 from inbox.polls import on_vote, refresh_question, store_question
-from storage.tables import Actor, Favourite, Follow, MediaAttachment, Mention, Status, StatusTag, Tombstone
+from storage.tables import Actor, Favourite, Follow, MediaAttachment, Mention, Status, StatusEdit, StatusTag, Tombstone
 
 MAX_ANCESTORS = 16  # how far up a thread an incoming reply makes us fetch
 
@@ -103,8 +103,18 @@ async def _store(session: AsyncSession, h: HandlerContext, note: NoteDocument, a
         status.created_at = note.published
     session.add(status)
     await session.flush()
-    for uri in dict.fromkeys(note.mentions + tuple(u for u in note.recipients if h.urls.local_username(u))):
+    for uri in _named(h, note):
         session.add(Mention(status_id=status.id, actor_uri=uri))
+    _add_tags_and_media(session, status, note)
+    return status
+
+
+def _named(h: HandlerContext, note: NoteDocument) -> list[str]:
+    """Who a post names: its mentions, and the local people it addresses."""
+    return list(dict.fromkeys(note.mentions + tuple(u for u in note.recipients if h.urls.local_username(u))))
+
+
+def _add_tags_and_media(session: AsyncSession, status: Status, note: NoteDocument) -> None:
     for name in note.hashtags:
         session.add(StatusTag(status_id=status.id, name=name))
     for position, media in enumerate(note.attachments):
@@ -112,7 +122,6 @@ async def _store(session: AsyncSession, h: HandlerContext, note: NoteDocument, a
                                     media_type=media.media_type,
                                     description=media.description, blurhash=media.blurhash,
                                     width=media.width, height=media.height))
-    return status
 
 
 async def _unknown_ancestors(session: AsyncSession, h: HandlerContext,
@@ -159,11 +168,31 @@ async def on_update(session: AsyncSession, h: HandlerContext, activity: Activity
         raise DocumentError("only the author may update a post")
     if await refresh_question(session, activity, status, note):
         return "poll totals updated"
+    edited_at = min(note.updated or h.clock(), h.clock())
+    if status.edited_at is not None and edited_at <= status.edited_at:
+        raise Ignore("an older or repeated version of the post")
+    # The version before, for the history (as a local edit keeps it).
+    session.add(StatusEdit(status_id=status.id, content=status.content, summary=status.summary,
+                           sensitive=status.sensitive, created_at=status.edited_at or status.created_at))
     status.content, status.summary, status.sensitive = note.content, note.summary, note.sensitive
-    status.edited_at = note.updated or h.clock()
+    status.language = note.language or status.language
+    status.edited_at = edited_at
     session.add(status)
-    await notify_boosters_of_update(session, status, actor, now=h.clock())
+    await _replace_details(session, h, status, note)
+    await notify_edited(session, status, actor, now=h.clock())
     return "post updated"
+
+
+async def _replace_details(session: AsyncSession, h: HandlerContext, status: Status, note: NoteDocument) -> None:
+    """An edit's mentions (added: someone named stays named), hashtags and attachments (replaced)."""
+    named = set((await session.exec(select(Mention.actor_uri).where(Mention.status_id == status.id))).all())
+    for uri in _named(h, note):
+        if uri not in named:
+            session.add(Mention(status_id=status.id, actor_uri=uri))
+    await session.exec(delete(StatusTag).where(StatusTag.status_id == status.id))  # type: ignore[call-overload]
+    await session.exec(delete(MediaAttachment).where(MediaAttachment.status_id == status.id))  # type: ignore[call-overload]
+    _add_tags_and_media(session, status, note)
+    await session.flush()
 
 
 async def on_delete(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:

@@ -193,3 +193,42 @@ async def test_a_remote_delete_takes_the_mention_away(network):
     await drain()
     assert await listed(mayo, ann_token) == []
     assert await stored(mayo) == 0
+
+
+async def test_a_remote_edit_keeps_the_history_and_tells_whoever_it_newly_names(network):
+    (mayo, inova), drain = network
+    ann = await mayo.account("ann")
+    cy = await mayo.account("cy")
+    bo = await inova.account("dr_bo", role="staff")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    bo_token = await bearer(inova.ctx, bo, EVERYTHING)
+    notice = await ok(await inova.client.post("/api/v1/statuses", headers=bo_token,
+                                              json={"status": "Flu clinic opens at 9 #flu", "visibility": "public"}))
+    await drain()
+    here = await status_on(mayo, notice["uri"])
+    await inova.remote(cy.actor.uri)  # inova knows cy, so the edit can name her
+    await ok(await inova.client.put(f"/api/v1/statuses/{notice['id']}", headers=bo_token,
+                                    json={"status": "Flu clinic opens at 10, @cy@mayo.test will be there #vaccines"}))
+    await drain()
+
+    ann_token = await bearer(mayo.ctx, ann, EVERYTHING)
+    history = await ok(await mayo.client.get(f"/api/v1/statuses/{here.id}/history", headers=ann_token))
+    assert ["9" in version["content"] for version in history] == [True, False]
+    shown = await ok(await mayo.client.get(f"/api/v1/statuses/{here.id}", headers=ann_token))
+    assert [tag["name"] for tag in shown["tags"]] == ["vaccines"]
+    assert [mention["acct"] for mention in shown["mentions"]] == ["cy"]
+    cy_token = await bearer(mayo.ctx, cy, EVERYTHING)
+    assert await listed(mayo, cy_token) == [("mention", "dr_bo@inova.test", notice["uri"])]
+
+    # The first version again, under a new activity id: older than what is kept, so ignored.
+    async with inova.ctx.database.session() as session:
+        updates = [json.loads(d.body) for d in (await session.exec(select(Delivery))).all()
+                   if json.loads(d.body)["type"] == "Update"]
+    stale = updates[0] | {"id": f"{updates[0]['id']}-again"}
+    stale["object"] = stale["object"] | {"content": "<p>Flu clinic is closed</p>",
+                                         "updated": "2000-01-01T00:00:00Z"}
+    assert await signed_post(inova, "dr_bo", ann.actor.inbox_uri, json.dumps(stale).encode()) == 202
+    await drain()
+    assert "10" in (await ok(await mayo.client.get(f"/api/v1/statuses/{here.id}", headers=ann_token)))["content"]
+    assert len(await ok(await mayo.client.get(f"/api/v1/statuses/{here.id}/history", headers=ann_token))) == 2

@@ -31,6 +31,8 @@ def actor_document(actor: Actor) -> dict[str, Any]:
             "publicKeyPem": actor.public_key_pem,
         },
     }
+    if actor.actor_type != "Application":  # people have pinned posts; the instance actor has none
+        document["featured"] = featured_uri(actor.uri)
     if actor.followers_uri:
         document["followers"] = actor.followers_uri
     if actor.following_uri:
@@ -43,6 +45,11 @@ def actor_document(actor: Actor) -> dict[str, Any]:
         document["attachment"] = [{"type": "PropertyValue", "name": field["name"], "value": field["value"]}
                                   for field in actor.fields]
     return document
+
+
+def featured_uri(actor_uri: str) -> str:
+    """A local actor's collection of pinned posts (Mastodon's `featured`)."""
+    return f"{actor_uri}/collections/featured"
 
 
 # Our stored pictures' extensions (`web.images`); Mastodon reads `mediaType` to pick a decoder.

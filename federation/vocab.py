@@ -19,6 +19,7 @@ EXTENSIONS_CONTEXT = {
     "toot": "http://joinmastodon.org/ns#",
     "discoverable": "toot:discoverable",
     "indexable": "toot:indexable",
+    "featured": {"@id": "toot:featured", "@type": "@id"},
     "sensitive": "as:sensitive",
     "schema": "http://schema.org#",
     "PropertyValue": "schema:PropertyValue",

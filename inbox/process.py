@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.remote import ActorUnavailable
 from federation.documents import DocumentError, type_of
-from inbox import follows, moderation, notes, reactions
+from inbox import follows, moderation, notes, pins, reactions
 from inbox.context import Activity, HandlerContext, Ignore, Retry
 from storage.engine import Database
 from storage.tables import Actor, Block, Favourite, Follow, InboxItem, Status, Tombstone
@@ -43,6 +43,8 @@ HANDLERS: dict[str, Handler] = {
     "Like": reactions.on_like,
     "Announce": reactions.on_announce,
     "Flag": moderation.on_flag,
+    "Add": pins.on_add,
+    "Remove": pins.on_remove,
 }
 UNDO_HANDLERS: dict[str, UndoHandler] = {
     "Follow": follows.undo_follow,

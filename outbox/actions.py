@@ -15,10 +15,11 @@ from sqlalchemy import delete, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from actors.documents import actor_document
+from actors.documents import actor_document, featured_uri
 from actors.notifications import notify, notify_edited, notify_new_status, withdraw
 from actors.urls import LocalUrls
 from federation.documents import DocumentError, host_of
+from federation.vocab import PUBLIC
 from moderation.policy import DomainPolicy
 from outbox.documents import NEVER_FEDERATED, activity, addressing, note_document
 from outbox.polls import PollDraft, add_poll, poll_of, send_poll_update
@@ -413,6 +414,16 @@ class Outbox:
                           to=["https://www.w3.org/ns/activitystreams#Public"],
                           cc=[actor.followers_uri] if actor.followers_uri else [])
         await self.enqueue(session, update, actor, await self.known_inboxes(session, actor))
+
+    async def announce_pin(self, session: AsyncSession, author: Actor, status: Status, *, pinned: bool) -> None:
+        """Tell followers' servers a post was pinned (`Add` to the `featured` collection) or
+        unpinned (`Remove`). Only public and unlisted posts: the collection shows no others."""
+        if status.visibility not in ("public", "unlisted"):
+            return
+        document = activity("Add" if pinned else "Remove", self._activity_id(author, "pins"), author, status.uri,
+                            to=[PUBLIC], cc=[author.followers_uri] if author.followers_uri else [])
+        document["target"] = featured_uri(author.uri)
+        await self.enqueue(session, document, author, await self.follower_inboxes(session, author))
 
     async def known_inboxes(self, session: AsyncSession, actor: Actor) -> set[str]:
         """Servers that keep a copy of this actor: those of its followers and of whom it follows."""

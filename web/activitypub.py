@@ -14,10 +14,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from actors.accounts import find_local_actor
-from actors.documents import actor_document, ordered_collection, ordered_collection_page
+from actors.documents import actor_document, featured_uri, ordered_collection, ordered_collection_page
 from federation.vocab import PUBLIC
 from outbox.documents import activity, note_document
-from storage.tables import Actor, Follow, MediaAttachment, Mention, Status, StatusTag
+from storage.tables import Actor, Follow, MediaAttachment, Mention, Pin, Status, StatusTag
 from web.context import context_of
 from web.negotiation import wants_activity_json
 from web.pages import profile_page
@@ -120,8 +120,48 @@ async def outbox(request: Request) -> Response:
                                                         has_next=len(statuses) > COLLECTION_PAGE_SIZE))
 
 
+async def featured(request: Request) -> Response:
+    """The person's pinned posts (Mastodon's `featured`), as Notes: public and unlisted ones
+    only, whoever asks; at most five, so in one page."""
+    person = await _local_actor_or_404(request)
+    async with context_of(request).database.session() as session:
+        rows = await session.exec(
+            select(Status).join(Pin, Pin.status_id == Status.id)
+            .where(Pin.actor_id == person.id, Status.actor_id == person.id,
+                   Status.visibility.in_(OUTBOX_VISIBILITIES), Status.deleted_at.is_(None))  # type: ignore[attr-defined,union-attr]
+            .order_by(Pin.id.desc()))  # type: ignore[union-attr]
+        notes = await _notes(session, request, person, list(rows.all()))
+    collection = featured_uri(person.uri)
+    document = ordered_collection(collection, len(notes), first=None)
+    document["orderedItems"] = notes
+    return ActivityJSONResponse(document)
+
+
 async def _outbox_items(session: AsyncSession, request: Request, person: Actor,
                         statuses: list[Status]) -> list[dict[str, Any]]:
+    notes = iter(await _notes(session, request, person, [status for status in statuses if not status.reblog_of_id]))
+    boosted_ids = [status.reblog_of_id for status in statuses if status.reblog_of_id]
+    boosted = {row.id: row.uri for row in (await session.exec(
+        select(Status).where(Status.id.in_(boosted_ids)))).all()}  # type: ignore[attr-defined]
+    items: list[dict[str, Any]] = []
+    for status in statuses:
+        if status.reblog_of_id:
+            if status.reblog_of_id in boosted:
+                items.append(activity("Announce", status.uri, person, boosted[status.reblog_of_id],
+                                      to=[PUBLIC], cc=[person.followers_uri] if person.followers_uri else [],
+                                      published=status.created_at))
+            continue
+        note = next(notes)
+        items.append(activity("Create", f"{status.uri}/activity", person, note, to=note["to"], cc=note["cc"],
+                              published=status.created_at))
+    for item in items:
+        item.pop("@context", None)
+    return items
+
+
+async def _notes(session: AsyncSession, request: Request, person: Actor,
+                 statuses: list[Status]) -> list[dict[str, Any]]:
+    """The Note of each of the person's own statuses, in order, from four queries."""
     ids = [status.id for status in statuses]
     mentions: dict[int, list[str]] = defaultdict(list)
     tags: dict[int, list[str]] = defaultdict(list)
@@ -136,25 +176,10 @@ async def _outbox_items(session: AsyncSession, request: Request, person: Actor,
             select(MediaAttachment).where(MediaAttachment.status_id.in_(ids))
             .order_by(MediaAttachment.position, MediaAttachment.id))).all():  # type: ignore[attr-defined]
         media[attachment.status_id].append(attachment)
-    boosted_ids = [status.reblog_of_id for status in statuses if status.reblog_of_id]
-    boosted = {row.id: row.uri for row in (await session.exec(
-        select(Status).where(Status.id.in_(boosted_ids)))).all()}  # type: ignore[attr-defined]
     tag_url = f"{context_of(request).urls.base_url}/tags/{{name}}"
-    items: list[dict[str, Any]] = []
-    for status in statuses:
-        if status.reblog_of_id:
-            if status.reblog_of_id in boosted:
-                items.append(activity("Announce", status.uri, person, boosted[status.reblog_of_id],
-                                      to=[PUBLIC], cc=[person.followers_uri] if person.followers_uri else [],
-                                      published=status.created_at))
-            continue
-        note = note_document(status, person, mention_uris=mentions[status.id], hashtags=tags[status.id],
-                             attachments=media[status.id], tag_url=tag_url, with_context=False)
-        items.append(activity("Create", f"{status.uri}/activity", person, note, to=note["to"], cc=note["cc"],
-                              published=status.created_at))
-    for item in items:
-        item.pop("@context", None)
-    return items
+    return [note_document(status, person, mention_uris=mentions[status.id], hashtags=tags[status.id],
+                          attachments=media[status.id], tag_url=tag_url, with_context=False)
+            for status in statuses]
 
 
 routes = [
@@ -162,5 +187,6 @@ routes = [
     Route("/users/{username}/followers", followers),
     Route("/users/{username}/following", following),
     Route("/users/{username}/outbox", outbox),
+    Route("/users/{username}/collections/featured", featured),
     Route("/actor", instance_actor),
 ]

@@ -9,8 +9,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from federation.keys import generate_rsa_key, public_key_pem
-from storage.tables import Actor, Block, Favourite, InboxItem, LocalKey, Status
+from storage.tables import Actor, Block, Favourite, InboxItem, LocalKey, Pin, Status
 from tests.support.actions import create_note, follow, follow_state, post, signed_post, status_on
+from tests.support.api import bearer
 from tests.support.network import federation_of
 
 MAYO, INOVA, RADBOUD = "mayo.test", "inova.test", "radboud.test"
@@ -196,3 +197,53 @@ async def test_an_undone_boost_and_like_disappear_on_the_authors_instance(networ
     assert undone is None or undone.deleted_at is not None
     async with inova.ctx.database.session() as session:
         assert (await session.exec(select(func.count()).select_from(Favourite))).one() == 0
+
+
+async def test_pins_reach_the_followers_instance_and_the_featured_collection(network):
+    (mayo, inova, _), drain = network
+    bo = await inova.account("dr_bo", role="staff")
+    await mayo.account("ann")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    token = await bearer(inova.ctx, bo, ("read", "write"))
+    public = await post(inova, "dr_bo", "Clinic hours", "public")
+    private = await post(inova, "dr_bo", "Rota for followers", "private")
+    await drain()
+    for status in (public, private):
+        assert (await inova.client.post(f"/api/v1/statuses/{status.id}/pin", headers=token)).status_code == 200
+    await drain()
+
+    featured = await inova.client.get("/users/dr_bo/collections/featured",
+                                      headers={"Accept": "application/activity+json"})
+    assert featured.status_code == 200
+    assert [note["id"] for note in featured.json()["orderedItems"]] == [public.uri]  # followers-only stays home
+    person = (await inova.client.get("/users/dr_bo", headers={"Accept": "application/activity+json"})).json()
+    assert person["featured"] == featured.json()["id"]
+
+    remote = await mayo.remote(bo.actor.uri)
+    pinned_there = await mayo.client.get(f"/api/v1/accounts/{remote.id}/statuses", params={"pinned": "true"})
+    assert [entity["uri"] for entity in pinned_there.json()] == [public.uri]
+
+    assert (await inova.client.post(f"/api/v1/statuses/{public.id}/unpin", headers=token)).status_code == 200
+    await drain()
+    assert (await mayo.client.get(f"/api/v1/accounts/{remote.id}/statuses", params={"pinned": "true"})).json() == []
+
+
+async def test_an_add_of_someone_elses_post_pins_nothing(network):
+    (mayo, inova, radboud), drain = network
+    bo = await inova.account("dr_bo", role="staff")
+    await radboud.account("eve")
+    await mayo.account("ann")
+    await follow(mayo, "ann", bo.actor.uri)
+    await drain()
+    notice = await post(inova, "dr_bo", "Clinic hours", "public")
+    await drain()
+    eve = await radboud.local("eve")
+    forged = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{eve.uri}#pins/1", "type": "Add",
+              "actor": eve.uri, "object": notice.uri, "target": f"{eve.uri}/collections/featured"}
+    ann = await mayo.local("ann")
+    assert await signed_post(radboud, "eve", ann.inbox_uri, json.dumps(forged).encode()) == 202
+    await drain()
+    assert "not a post of the sender's" in await outcome_of(mayo, "Add")
+    async with mayo.ctx.database.session() as session:
+        assert (await session.exec(select(func.count()).select_from(Pin))).one() == 0

@@ -1,8 +1,8 @@
 """What a person keeps about statuses besides posting them: bookmarks, pins, muted threads,
 the lists of their bookmarks and favourites, and a status's edit history and source text.
 
-None of this federates: bookmarks are private, and pins are shown by this server only (no
-`featured` collection yet). A status the viewer may not see answers 404, as everywhere.
+Bookmarks and muted threads are private; pins of public and unlisted posts federate (`Add`
+and `Remove` on the `featured` collection). A status the viewer may not see answers 404.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from web.api.compose import to_text
 from web.api.entities import entity_id, iso_datetime, render_status
 from web.api.listing import related_status_page
 from web.api.params import NOT_FOUND, get, record_id
+from web.api.status_actions import outbox_of
 from web.api.statuses import visible_status
 from web.auth import Viewer, optional_viewer, require_viewer
 from web.context import AppContext, context_of
@@ -99,6 +100,7 @@ async def unbookmark(request: Request) -> Response:
             status = bookmarked
         if found is not None:
             await session.delete(found)
+            await outbox_of(request).announce_pin(session, viewer.actor, status, pinned=False)
         return await _answer(session, ctx, status, viewer)
 
 
@@ -156,6 +158,7 @@ async def pin(request: Request) -> Response:
             if problem is not None:
                 raise _refused(problem)
             session.add(Pin(actor_id=viewer.actor.id, status_id=status.id))
+            await outbox_of(request).announce_pin(session, viewer.actor, status, pinned=True)
         return await _answer(session, ctx, status, viewer)
 
 
@@ -168,6 +171,7 @@ async def unpin(request: Request) -> Response:
             Pin.actor_id == viewer.actor.id, Pin.status_id == status.id))).first()
         if found is not None:
             await session.delete(found)
+            await outbox_of(request).announce_pin(session, viewer.actor, status, pinned=False)
         return await _answer(session, ctx, status, viewer)
 
 

@@ -180,10 +180,10 @@ async def notify_boosters_of_update(session: AsyncSession, status: Status, autho
                                     now: datetime | None = None) -> list[Notification]:
     """An `update` for each local account that boosted `status` (Mastodon's rule: the people
     who spread a post hear when it changes). One per edit, keyed by the edit's time."""
+    boosts = select(Status.actor_id).where(Status.reblog_of_id == status.id,
+                                           Status.deleted_at.is_(None))  # type: ignore[union-attr]
     boosters = await session.exec(
-        select(Actor).join(Status, Status.actor_id == Actor.id)
-        .where(Status.reblog_of_id == status.id, Status.deleted_at.is_(None),  # type: ignore[union-attr]
-               Actor.domain.is_(None)).distinct())  # type: ignore[union-attr]
+        select(Actor).where(Actor.id.in_(boosts), Actor.domain.is_(None)))  # type: ignore[union-attr]
     edited = status.edited_at or now or utcnow()
     occasion = str(int(edited.timestamp() * 1000))
     return await notify_each(session, boosters.all(), "update", from_actor=author, status=status,

@@ -57,9 +57,9 @@ async def _announce(session: AsyncSession, poll_id: int, now: datetime) -> list[
         return []
     author = await session.get(Actor, status.actor_id)
     assert author is not None
+    voted = select(PollVote.actor_id).where(PollVote.poll_id == poll.id)
     voters = await session.exec(
-        select(Actor).join(PollVote, PollVote.actor_id == Actor.id)
-        .where(PollVote.poll_id == poll.id, Actor.domain.is_(None)).distinct())  # type: ignore[union-attr]
+        select(Actor).where(Actor.id.in_(voted), Actor.domain.is_(None)))  # type: ignore[union-attr]
     recipients = {voter.id: voter for voter in voters.all()}
     if author.domain is None:
         recipients[author.id] = author

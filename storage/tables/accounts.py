@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from storage.ids import new_id
@@ -34,8 +35,9 @@ class Actor(SQLModel, table=True):
     avatar_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), nullable=True))
     header_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048), nullable=True))
     # Profile fields: [{"name": plain text, "value": sanitised HTML}], in order.
+    # JSONB on PostgreSQL, so that rows of actors still compare (DISTINCT, UNION).
     fields: list[dict[str, str]] = Field(default_factory=list, sa_column=sa.Column(
-        sa.JSON, nullable=False, server_default="[]"))
+        sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False, server_default="[]"))
     inbox_uri: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))
     outbox_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))
     shared_inbox_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(2048)))

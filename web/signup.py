@@ -172,15 +172,40 @@ async def api_sign_up(request: Request) -> Response:
     return json_response(token_entity(plain, row.scopes, row.created_at))
 
 
+# The languages the sign-up page offers for the account (the API takes any language code).
+PAGE_LANGUAGES = (("en", "English"), ("es", "Español"), ("nl", "Nederlands"), ("fr", "Français"),
+                  ("de", "Deutsch"), ("pt", "Português"))
+
+
+def preferred_language(accept_language: str) -> str:
+    """The first of the browser's `Accept-Language` choices the page offers; English otherwise."""
+    offered = {code for code, _ in PAGE_LANGUAGES}
+    choices = []
+    for position, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, parameters = part.strip().partition(";")
+        weight = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                weight = float(parameters.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        primary = tag.strip().split("-")[0].lower()
+        if primary in offered and weight > 0:
+            choices.append((-weight, position, primary))
+    return min(choices)[2] if choices else "en"
+
+
 async def sign_up_page(request: Request) -> Response:
     ctx = context_of(request)
     browser = browser_session(request)
     mode = ctx.settings.registrations
+    shown = {"mode": mode, "languages": PAGE_LANGUAGES}
     if mode == "closed":
         return page(request, browser, "sign_up.html", 403 if request.method == "POST" else 200,
-                    mode=mode, closed_message=CLOSED_MESSAGE, values={}, problems={})
+                    closed_message=CLOSED_MESSAGE, values={}, problems={}, **shown)
     if request.method == "GET":
-        return page(request, browser, "sign_up.html", mode=mode, values={}, problems={})
+        values = {"locale": preferred_language(request.headers.get("accept-language", ""))}
+        return page(request, browser, "sign_up.html", values=values, problems={}, **shown)
     params = await request_params(request)
     if not csrf_valid(request, browser, _string(params, "csrf_token")):
         return page(request, browser, "oauth_error.html", 403,
@@ -194,11 +219,12 @@ async def sign_up_page(request: Request) -> Response:
                 account = await register(session, request, sign_up)
         except AccountError as error:
             problems = _problem_from_error(error)
-    values = {"username": sign_up.username, "email": sign_up.email, "reason": sign_up.reason}
+    values = {"username": sign_up.username, "email": sign_up.email, "reason": sign_up.reason,
+              "locale": sign_up.locale}
     if problems:
         messages = {field: [f"{LABELS[field]} {description}" for _, description in items]
                     for field, items in problems.items()}
-        return page(request, browser, "sign_up.html", 422, mode=mode, values=values, problems=messages)
+        return page(request, browser, "sign_up.html", 422, values=values, problems=messages, **shown)
     signed_in = BrowserSession(browser.browser_id, account.user.id if account.user.approved else None,
                                is_new=False)
     response = page(request, signed_in, "sign_up_done.html", 201, account=account.actor,

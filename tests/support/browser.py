@@ -37,9 +37,14 @@ class _FormParser(HTMLParser):
         self.forms: list[Form] = []
         self._current: Form | None = None
         self._textarea: str | None = None
+        self._select: str | None = None  # the open <select>'s name
+        self._options: list[tuple[str, bool]] = []  # its options: (value, selected)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value or "" for name, value in attrs}
+        if tag == "option" and self._select is not None:
+            self._option(attrs)
+            return
         if tag == "form":
             self._current = Form(action=values.get("action", ""), method=values.get("method", "get").lower())
             self.forms.append(self._current)
@@ -52,12 +57,23 @@ class _FormParser(HTMLParser):
         elif tag == "textarea":
             self._textarea = values["name"]
             self._current.fields.append((values["name"], ""))
+        elif tag == "select":
+            self._select, self._options = values["name"], []
+
+    def _option(self, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        self._options.append((values.get("value", ""), "selected" in values))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
             self._current = None
         elif tag == "textarea":
             self._textarea = None
+        elif tag == "select" and self._select is not None and self._current is not None:
+            # A browser posts the selected option, or the first when none is marked.
+            chosen = [value for value, selected in self._options if selected] or [v for v, _ in self._options[:1]]
+            self._current.fields.append((self._select, chosen[0] if chosen else ""))
+            self._select = None
 
 
 def forms(html: str) -> list[Form]:

@@ -205,3 +205,19 @@ async def test_sign_up_page_refuses_a_forged_form(instance):
         refused = await client.post("/auth/sign_up", data={**GOOD, "csrf_token": "forged"})
         assert refused.status_code == 403
         assert await people(ctx) == 0
+
+
+async def test_sign_up_page_offers_the_browsers_language_and_keeps_the_choice(instance):
+    async with instance("open") as (ctx, client):
+        page = await client.get("/auth/sign_up", headers={"Accept-Language": "de;q=0.2, es-MX, en;q=0.5"})
+        assert '<option value="es" selected>Español</option>' in page.text
+        form = form_with(page.text, "username")
+        assert dict(form.fields)["locale"] == "es"
+        done = await client.post(form.action, data=form.fill(
+            username="bo", email="bo@example.org", password="a long password",
+            password_confirmation="a long password", agreement="1"))
+        assert done.status_code == 201, done.text
+        async with ctx.database.session() as session:
+            assert (await session.exec(select(User))).one().locale == "es"
+        plain = await client.get("/auth/sign_up", headers={"Accept-Language": "ja, *;q=0.1"})
+        assert '<option value="en" selected>English</option>' in plain.text

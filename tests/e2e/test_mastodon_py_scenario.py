@@ -108,6 +108,32 @@ def test_a_patients_app_does_everything_across_two_real_servers(two):
     mentions = ann.notifications(types=["mention"])
     assert [note["type"] for note in mentions] == ["mention"] and mentions[0]["account"]["acct"] == handle
 
+    # She asks to hear of each of his new posts and to see none of his boosts; a new post of
+    # his becomes a `status` notification.
+    settings = ann.account_follow(doctor["id"], reblogs=False, notify=True)
+    assert (settings["showing_reblogs"], settings["notifying"]) == (False, True)
+    news = bo.status_post("Flu vaccines are in", visibility="public")
+    eventually(lambda: any(note["type"] == "status" and note["status"]["uri"] == news["uri"]
+                           for note in ann.notifications(types=["status"])), "the status notification")
+
+    # She mutes the thread of her reply: his next answer in it tells her nothing.
+    assert ann.status_mute(reply["id"])["muted"] is True
+    more = bo.status_post(f"@ann@{mayo.domain} one more thing", in_reply_to_id=bo_copy["id"], visibility="public")
+    arrived = eventually(lambda: ann.search_v2(more["uri"], resolve=False)["statuses"], "his answer on mayo")
+    assert arrived[0]["muted"] is True
+    assert len(ann.notifications(types=["mention"])) == 1
+
+    # Profile fields, as the app's profile editor sends them.
+    profile = ann.account_update_credentials(fields=[("Pronouns", "she/her"), ("Ward", "Oncology")])
+    assert [(field["name"], field["value"]) for field in profile["fields"]] == [
+        ("Pronouns", "she/her"), ("Ward", "Oncology")]
+
+    # Delete & redraft keeps the picture.
+    deleted = ann.status_delete(own["id"])
+    redrafted = ann.status_post(deleted["text"] + " (with hours)", visibility="public",
+                                media_ids=[media["id"] for media in deleted["media_attachments"]])
+    assert [m["url"] for m in redrafted["media_attachments"]] == [m["url"] for m in own["media_attachments"]]
+
     # A report about a post, forwarded to his server.
     report = ann.report(doctor["id"], status_ids=[copy["id"]], comment="testing reports", forward=True,
                         category="other")

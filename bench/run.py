@@ -1,0 +1,447 @@
+"""Rounds' benchmarks: real `rounds serve` processes on loopback, driven by a load generator,
+every figure printed beside a baseline measured in the same run.
+
+    python -m bench                      # SQLite, the default sizes
+    python -m bench --quick              # a tenth of the sizes, for a first look
+    python -m bench --engine postgresql  # or `all`; ROUNDS_BENCH_POSTGRES_URL names the server
+
+Workloads (the README's performance section has the figures and what they taught):
+
+1. inbox ingest: signed 2 KiB `Create(Note)`s from many actors on many loopback hosts (a
+   `bench.peer` process serves their keys), 64 in flight, to `rounds serve --no-workers`:
+   first with the key cache cold (each actor fetched once), then warm; accepted/s, p50/p99;
+   then `rounds worker` applies them: applied/s. Baselines: `bench.baseline` (verify the same
+   signature with the same code, insert the raw body into the same database), and RSA-2048
+   verifications and signatures per second in this process.
+2. GET storm: many remote servers fetching an actor, its WebFinger, a post and the outbox, 64
+   in flight; req/s and p99. Baseline: a bare Starlette JSON endpoint on the same server stack.
+3. memory: the RSS of `rounds serve` idle, after ingest, and after each of three repeated
+   warm ingest rounds (growth across them would be a leak).
+
+Not measured yet (see the README): fan-out, the home timeline at a million statuses,
+streaming and the Fedify peer side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from bench.peer import actor_uri
+from federation.httpsig import sign_cavage
+from storage.engine import Database
+
+PYTHON = sys.executable
+ROUNDS = str(Path(sys.executable).with_name("rounds"))
+SECRET = "bench-secret-" + "b" * 40
+IN_FLIGHT = 64
+KEYS = 16
+
+
+@dataclass
+class Sizes:
+    ingest: int = 20_000
+    actors: int = 1_000
+    domains: int = 50
+    storm_servers: int = 500
+    rounds_of_memory: int = 3
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(ingest=2_000, actors=200, domains=10, storm_servers=50)
+
+    @classmethod
+    def tiny(cls) -> Sizes:
+        """Enough to see every part work (the test suite runs this), too little to measure."""
+        return cls(ingest=60, actors=12, domains=3, storm_servers=5, rounds_of_memory=1)
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)  # figure, value, baseline, ratio
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, name: str, value: float, unit: str, baseline: float | None = None, baseline_name: str = "") -> None:
+        self.figures[name] = {"value": value, "unit": unit, "baseline": baseline, "baseline_name": baseline_name,
+                              "ratio": value / baseline if baseline else None}
+        self.rows.append((name, f"{value:,.1f} {unit}", f"{baseline:,.1f} ({baseline_name})" if baseline else "",
+                          f"{value / baseline:.2f}×" if baseline else ""))
+        print(f"   {name}: {value:,.1f} {unit}" + (f"  (baseline {baseline:,.1f}: {value / baseline:.2f}×)"
+                                                   if baseline else ""), flush=True)
+
+    def table(self) -> str:
+        widths = [max(len(row[i]) for row in [("figure", "value", "baseline", "ratio"), *self.rows])
+                  for i in range(4)]
+        lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row))
+                 for row in [("figure", "value", "baseline", "ratio"), *self.rows]]
+        lines.insert(1, "-+-".join("-" * width for width in widths))
+        return "\n".join(lines)
+
+
+def step(message: str) -> None:
+    print(f"== {message}", flush=True)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"bench: {what} did not happen within {timeout:.0f} s")
+
+
+@contextmanager
+def process(args: list[str], *, env: dict[str, str] | None = None, log: Path, ready: Callable[[], bool],
+            what: str) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as output:
+        child = subprocess.Popen(args, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: child.poll() is None and ready(), what)
+            yield child
+        finally:
+            child.terminate()
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def answers(url: str) -> Callable[[], bool]:
+    return lambda: httpx.get(url, timeout=2).status_code < 500
+
+
+# --- the load generator ---------------------------------------------------------------------
+
+@dataclass
+class Load:
+    seconds: float
+    latencies: list[float]
+    statuses: dict[int, int]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+async def _drive(requests: list[tuple[str, str, dict[str, str], bytes | None]]) -> Load:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        queue = iter(requests)
+
+        async def worker() -> None:
+            for method, url, headers, body in queue:
+                started = time.perf_counter()
+                try:
+                    response = await client.request(method, url, headers=headers, content=body)
+                    code = response.status_code
+                except httpx.HTTPError:
+                    code = 0
+                latencies.append(time.perf_counter() - started)
+                statuses[code] = statuses.get(code, 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+        return Load(time.perf_counter() - began, latencies, statuses)
+
+
+def drive(requests: list[tuple[str, str, dict[str, str], bytes | None]]) -> Load:
+    return asyncio.run(_drive(requests))
+
+
+# --- keys and signed requests ---------------------------------------------------------------
+
+def make_keys(directory: Path) -> list[rsa.RSAPrivateKey]:
+    keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(KEYS)]
+    for number, key in enumerate(keys):
+        pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        (directory / f"{number:02d}.pub.pem").write_bytes(pem)
+    return keys
+
+
+def rsa_rates(key: rsa.RSAPrivateKey, seconds: float = 2.0) -> tuple[float, float]:
+    """RSA-2048 PKCS#1 v1.5 SHA-256 signatures and verifications per second, in this process."""
+    data = b"x" * 200
+    signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    rates = []
+    for operation in (lambda: key.sign(data, padding.PKCS1v15(), hashes.SHA256()),
+                      lambda: key.public_key().verify(signature, data, padding.PKCS1v15(), hashes.SHA256())):
+        count, began = 0, time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            operation()
+            count += 1
+        rates.append(count / (time.perf_counter() - began))
+    return rates[0], rates[1]
+
+
+def signed_creates(keys: list[rsa.RSAPrivateKey], sizes: Sizes, peer_port: int, inbox: str, recipient: str,
+                   first: int, count: int) -> list[tuple[str, str, dict[str, str], bytes | None]]:
+    """`count` signed Create(Note)s of about 2 KiB, from actors in turn, addressed to `recipient`."""
+    text = ("Patients asked about visiting hours again today; here is what we agreed. " * 30)[:1900]
+    requests = []
+    now = datetime.now(UTC)
+    for number in range(first, first + count):
+        actor_number = number % sizes.actors
+        actor = actor_uri(peer_port, sizes.domains, actor_number)
+        note_id = f"{actor}/notes/{number}"
+        document = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{note_id}/activity",
+                    "type": "Create", "actor": actor, "to": [recipient], "cc": [f"{actor}/followers"],
+                    "object": {"id": note_id, "type": "Note", "attributedTo": actor, "content": f"<p>{text}</p>",
+                               "to": [recipient], "cc": [f"{actor}/followers"],
+                               "published": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "tag": [{"type": "Mention", "href": recipient}]}}
+        body = json.dumps(document).encode()
+        headers = sign_cavage(method="POST", url=inbox, body=body, key_id=f"{actor}#main-key",
+                              private_key=keys[actor_number % len(keys)], now=now)
+        headers["Content-Type"] = "application/activity+json"
+        requests.append(("POST", inbox, headers, body))
+    return requests
+
+
+# --- the instance under test ----------------------------------------------------------------
+
+@dataclass
+class Target:
+    database_url: str
+    directory: Path
+    port: int
+
+    @property
+    def domain(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.domain}"
+
+    def env(self) -> dict[str, str]:
+        env = {name: value for name, value in os.environ.items() if not name.startswith("ROUNDS_")}
+        env.update({"ROUNDS_DATABASE_URL": self.database_url, "ROUNDS_SECRET_KEY": SECRET, "ROUNDS_HTTPS": "false",
+                    "ROUNDS_DOMAIN": self.domain, "ROUNDS_ALLOW_PRIVATE_ADDRESSES": "true",
+                    "ROUNDS_API_RATE_LIMIT": "0", "ROUNDS_LOG_LEVEL": "warning"})
+        return env
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run([ROUNDS, *args], env=self.env(), cwd=self.directory, input=stdin, text=True,
+                              capture_output=True, timeout=300)
+        if done.returncode != 0:
+            raise SystemExit(f"bench: rounds {' '.join(args)} failed:\n{done.stderr}")
+        return done.stdout
+
+    def serve(self, *extra: str) -> Any:
+        return process([ROUNDS, "serve", "--host", "127.0.0.1", "--port", str(self.port), *extra], env=self.env(),
+                       log=self.directory / "serve.log", ready=answers(f"{self.base_url}/.well-known/nodeinfo"),
+                       what="rounds serve answering")
+
+    def pending(self) -> int:
+        return self.count("SELECT count(*) FROM inbox_items WHERE state = 'pending'")
+
+    def count(self, query: str) -> int:
+        async def counted() -> int:
+            database = Database(self.database_url)
+            try:
+                async with database.engine.connect() as connection:
+                    return int((await connection.execute(sa.text(query))).scalar_one())
+            finally:
+                await database.dispose()
+
+        return asyncio.run(counted())
+
+
+def fresh_database(engine_name: str, directory: Path) -> str:
+    """A new, empty database: a file in the work directory, or `rounds_bench` (dropped and
+    made again) on the server ROUNDS_BENCH_POSTGRES_URL names."""
+    if engine_name == "sqlite":
+        return f"sqlite:///{directory / 'bench.db'}"
+    server = os.environ.get("ROUNDS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+
+    async def recreate() -> None:
+        connection = await asyncpg.connect(f"{server}/postgres", timeout=10)
+        try:
+            await connection.execute("DROP DATABASE IF EXISTS rounds_bench WITH (FORCE)")
+            await connection.execute("CREATE DATABASE rounds_bench")
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(recreate())
+    except (OSError, asyncpg.PostgresError) as error:
+        raise SystemExit(f"bench: no PostgreSQL at {server} ({error}); set ROUNDS_BENCH_POSTGRES_URL") from None
+    return f"{server}/rounds_bench"
+
+
+# --- the workloads --------------------------------------------------------------------------
+
+def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_name: str, work: Path,
+           peer_port: int, database_url: str | None = None) -> None:
+    database_url = database_url or fresh_database(engine_name, work)
+    target = Target(database_url, work, free_port())
+    target.cli("init")
+    target.cli("accounts", "create", "bench", "--email", "bench@example.org", "--role", "staff")
+    inbox, recipient = f"{target.base_url}/inbox", f"{target.base_url}/users/bench"
+    half = sizes.ingest // 2
+
+    step(f"{engine_name}: signing {2 * sizes.ingest:,} requests")
+    began = time.perf_counter()
+    cold = signed_creates(keys, sizes, peer_port, inbox, recipient, 0, half)
+    warm = signed_creates(keys, sizes, peer_port, inbox, recipient, half, sizes.ingest - half)
+    baseline_requests = signed_creates(keys, sizes, peer_port, inbox, recipient, 10 * sizes.ingest, sizes.ingest)
+    print(f"   signed in {time.perf_counter() - began:.1f} s", flush=True)
+
+    step(f"{engine_name}: baseline (verify and insert the raw body), {len(baseline_requests):,} requests")
+    with process([PYTHON, "-m", "bench.baseline", str(work / "keys"), database_url, "127.0.0.1", str(target.port)],
+                 log=work / "baseline.log", ready=answers(inbox), what="the baseline answering"):
+        base = drive(baseline_requests)
+    if base.statuses.get(202, 0) != len(baseline_requests):
+        print(f"   baseline: not all accepted: {base.statuses}", flush=True)
+
+    step(f"{engine_name}: rounds serve --no-workers, key cache cold then warm")
+    with target.serve("--no-workers") as server:
+        idle = rss_mb(server.pid)
+        first = drive(cold)
+        second = drive(warm)
+        after = rss_mb(server.pid)
+        repeats = []
+        for round_number in range(sizes.rounds_of_memory):
+            drive(signed_creates(keys, sizes, peer_port, inbox, recipient, (round_number + 2) * sizes.ingest, half))
+            repeats.append(rss_mb(server.pid))
+    for load, name in ((first, "cold"), (second, "warm")):
+        refused = {code: n for code, n in load.statuses.items() if code != 202}
+        report.figures[f"{engine_name} ingest not accepted, {name}"] = sum(refused.values())
+        if refused:
+            print(f"   {name}: not accepted: {refused} (see {work / 'serve.log'})", flush=True)
+    report.add(f"{engine_name} ingest accepted/s, keys cold", first.rate, "req/s", base.rate, "verify+insert")
+    report.add(f"{engine_name} ingest accepted/s, keys warm", second.rate, "req/s", base.rate, "verify+insert")
+    report.add(f"{engine_name} ingest p50, warm", second.percentile(0.5), "ms", base.percentile(0.5), "verify+insert")
+    report.add(f"{engine_name} ingest p99, warm", second.percentile(0.99), "ms", base.percentile(0.99),
+               "verify+insert")
+    report.add(f"{engine_name} RSS idle", idle, "MB")
+    report.add(f"{engine_name} RSS after ingest", after, "MB", idle, "idle")
+    for number, value in enumerate(repeats, 1):
+        report.add(f"{engine_name} RSS after repeat {number}", value, "MB", after, "after ingest")
+
+    step(f"{engine_name}: rounds worker applies what was accepted")
+    waiting = target.pending()
+    began = time.perf_counter()
+    with process([ROUNDS, "worker"], env=target.env(), log=work / "worker.log", ready=lambda: True,
+                 what="rounds worker"):
+        wait_until(lambda: target.pending() == 0, "the worker emptying the inbox", timeout=3600)
+    report.add(f"{engine_name} inbox applied/s", waiting / (time.perf_counter() - began), "items/s",
+               first.rate, "accepted/s cold")
+    report.figures[f"{engine_name} inbox applied"] = waiting
+    report.figures[f"{engine_name} remote posts stored"] = target.count("SELECT count(*) FROM statuses WHERE NOT local")
+
+    step(f"{engine_name}: GET storm from {sizes.storm_servers} servers")
+    token = target.cli("accounts", "token", "bench").strip()
+    with target.serve() as _server:
+        posted = httpx.post(f"{target.base_url}/api/v1/statuses", headers={"Authorization": f"Bearer {token}"},
+                            json={"status": "Visiting hours are 9 to 8", "visibility": "public"}, timeout=30).json()
+        activity = {"Accept": "application/activity+json"}
+        paths = [(f"{target.base_url}/users/bench", activity),
+                 (f"{target.base_url}/.well-known/webfinger?resource=acct:bench@{target.domain}", {}),
+                 (posted["uri"], activity), (f"{target.base_url}/users/bench/outbox", activity)]
+        storm = [("GET", url, headers, None) for _ in range(sizes.storm_servers) for url, headers in paths]
+        got = drive(storm)
+    failed = {code: n for code, n in got.statuses.items() if code != 200}
+    report.figures[f"{engine_name} GET storm not 200"] = sum(failed.values())
+    if failed:
+        print(f"   GET storm: not 200: {failed}", flush=True)
+    bare_port = free_port()
+    with process([PYTHON, "-c", BARE_APP, str(bare_port)], log=work / "bare.log",
+                 ready=answers(f"http://127.0.0.1:{bare_port}/"), what="the bare app answering"):
+        bare = drive([("GET", f"http://127.0.0.1:{bare_port}/", {}, None)] * len(storm))
+    report.add(f"{engine_name} GET storm", got.rate, "req/s", bare.rate, "bare Starlette JSON")
+    report.add(f"{engine_name} GET storm p99", got.percentile(0.99), "ms", bare.percentile(0.99), "bare Starlette JSON")
+
+
+BARE_APP = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+async def hello(request):
+    return JSONResponse({"type": "Person", "id": "http://127.0.0.1/users/bench"})
+uvicorn.run(Starlette(routes=[Route("/", hello)]), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+            access_log=False)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    sizes_given = parser.add_mutually_exclusive_group()
+    sizes_given.add_argument("--quick", action="store_true", help="a tenth of the default sizes")
+    sizes_given.add_argument("--tiny", action="store_true", help="just enough to see every part work")
+    parser.add_argument("--engine", choices=("sqlite", "postgresql", "all"), default="sqlite")
+    parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where the figures go")
+    parser.add_argument("--database-url", help="an empty database to use (one engine only)")
+    args = parser.parse_args(argv)
+    if args.database_url and args.engine == "all":
+        parser.error("--database-url names one database: choose one --engine")
+    sizes = Sizes.quick() if args.quick else Sizes.tiny() if args.tiny else Sizes()
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="rounds-bench-") as temporary:
+        work = Path(temporary)
+        (work / "keys").mkdir()
+        step(f"making {KEYS} RSA-2048 keys for {sizes.actors:,} actors on {sizes.domains} hosts")
+        keys = make_keys(work / "keys")
+        sign_rate, verify_rate = rsa_rates(keys[0])
+        report.add("RSA-2048 signatures/s (this process)", sign_rate, "op/s")
+        report.add("RSA-2048 verifications/s (this process)", verify_rate, "op/s")
+        peer_port = free_port("127.0.0.2")
+        with process([PYTHON, "-m", "bench.peer", str(work / "keys"), str(peer_port), str(sizes.domains),
+                      str(sizes.actors)], log=work / "peer.log",
+                     ready=answers(f"{actor_uri(peer_port, sizes.domains, 0)}"), what="the peer answering"):
+            for engine_name in (("sqlite", "postgresql") if args.engine == "all" else (args.engine,)):
+                ingest(report, keys, sizes, engine_name, work, peer_port, args.database_url)
+    print()
+    print(report.table())
+    args.json.write_text(json.dumps({"sizes": sizes.__dict__, "figures": report.figures,
+                                     "cpus": os.cpu_count(), "when": datetime.now(UTC).isoformat()}, indent=2))
+    print(f"\nfigures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,10 +1,11 @@
 """The remote side of the benchmarks: many actors on many loopback hosts, in one process.
 
-`python -m bench.peer KEYS_DIR PORT DOMAINS ACTORS` serves, on 127.0.0.2 … 127.0.0.(DOMAINS+1)
-at PORT, the actor documents `/users/a{n}` (actor n lives on domain n % DOMAINS) with public
-keys read from KEYS_DIR (actors share a few keys round-robin: generating a thousand RSA keys
-would take longer than the benchmark), and an inbox that takes anything with 202. It prints
-"ready" once every address listens.
+`python -m bench.peer KEYS_DIR PORT DOMAINS ACTORS [SLOW]` serves, on 127.0.0.2 …
+127.0.0.(DOMAINS+1) at PORT, the actor documents `/users/a{n}` (actor n lives on domain
+n % DOMAINS) with public keys read from KEYS_DIR (actors share a few keys round-robin:
+generating a thousand RSA keys would take longer than the benchmark), and inboxes that take
+anything with 202; on the last SLOW hosts the inboxes answer only after SLOW_SECONDS (a
+server that is up but overloaded). It prints "ready" once every address listens.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 ACTIVITY_JSON = "application/activity+json"
+SLOW_SECONDS = 20.0
 
 
 def host_of(domain_index: int) -> str:
@@ -30,7 +32,9 @@ def actor_uri(port: int, domains: int, number: int) -> str:
     return f"http://{host_of(number % domains)}:{port}/users/a{number}"
 
 
-def build(keys: list[str], port: int, domains: int, actors: int) -> Starlette:
+def build(keys: list[str], port: int, domains: int, actors: int, slow: int = 0) -> Starlette:
+    slow_hosts = {host_of(index) for index in range(domains - slow, domains)}
+
     async def actor(request: Request) -> Response:
         name = request.path_params["name"]
         if not name.startswith("a") or not name[1:].isdigit() or int(name[1:]) >= actors:
@@ -50,14 +54,16 @@ def build(keys: list[str], port: int, domains: int, actors: int) -> Starlette:
 
     async def inbox(request: Request) -> Response:
         await request.body()
+        if request.url.hostname in slow_hosts:
+            await asyncio.sleep(SLOW_SECONDS)
         return Response(status_code=202)
 
     return Starlette(routes=[Route("/users/{name}", actor), Route("/users/{name}/inbox", inbox, methods=["POST"]),
                              Route("/inbox", inbox, methods=["POST"])])
 
 
-async def main(keys: list[str], port: int, domains: int, actors: int) -> None:
-    app = build(keys, port, domains, actors)
+async def main(keys: list[str], port: int, domains: int, actors: int, slow: int) -> None:
+    app = build(keys, port, domains, actors, slow)
     servers = [uvicorn.Server(uvicorn.Config(app, host=host_of(index), port=port, log_level="warning",
                                              lifespan="off", access_log=False))
                for index in range(domains)]
@@ -72,5 +78,6 @@ async def main(keys: list[str], port: int, domains: int, actors: int) -> None:
 
 if __name__ == "__main__":
     directory, port_text, domains_text, actors_text = sys.argv[1:5]
+    slow_count = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     public_keys = [path.read_text() for path in sorted(Path(directory).glob("*.pub.pem"))]
-    asyncio.run(main(public_keys, int(port_text), int(domains_text), int(actors_text)))
+    asyncio.run(main(public_keys, int(port_text), int(domains_text), int(actors_text), slow_count))

@@ -45,10 +45,12 @@ import httpx
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from sqlmodel import select
 
-from bench.peer import actor_uri
+from bench.peer import actor_uri, host_of
 from federation.httpsig import sign_cavage
 from storage.engine import Database
+from storage.tables import Actor, Follow
 
 PYTHON = sys.executable
 ROUNDS = str(Path(sys.executable).with_name("rounds"))
@@ -64,15 +66,16 @@ class Sizes:
     domains: int = 50
     storm_servers: int = 500
     rounds_of_memory: int = 3
+    followers: int = 10_000
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(ingest=2_000, actors=200, domains=10, storm_servers=50)
+        return cls(ingest=2_000, actors=200, domains=10, storm_servers=50, followers=1_000)
 
     @classmethod
     def tiny(cls) -> Sizes:
         """Enough to see every part work (the test suite runs this), too little to measure."""
-        return cls(ingest=60, actors=12, domains=3, storm_servers=5, rounds_of_memory=1)
+        return cls(ingest=60, actors=12, domains=6, storm_servers=5, rounds_of_memory=1, followers=40)
 
 
 @dataclass
@@ -278,6 +281,17 @@ class Target:
     def pending(self) -> int:
         return self.count("SELECT count(*) FROM inbox_items WHERE state = 'pending'")
 
+    def rows(self, query: str) -> tuple[Any, ...]:
+        async def first() -> tuple[Any, ...]:
+            database = Database(self.database_url)
+            try:
+                async with database.engine.connect() as connection:
+                    return tuple((await connection.execute(sa.text(query))).one())
+            finally:
+                await database.dispose()
+
+        return asyncio.run(first())
+
     def count(self, query: str) -> int:
         async def counted() -> int:
             database = Database(self.database_url)
@@ -315,7 +329,7 @@ def fresh_database(engine_name: str, directory: Path) -> str:
 # --- the workloads --------------------------------------------------------------------------
 
 def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_name: str, work: Path,
-           peer_port: int, database_url: str | None = None) -> None:
+           peer_port: int, sign_rate: float, database_url: str | None = None) -> None:
     database_url = database_url or fresh_database(engine_name, work)
     target = Target(database_url, work, free_port())
     target.cli("init")
@@ -392,8 +406,99 @@ def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_n
     with process([PYTHON, "-c", BARE_APP, str(bare_port)], log=work / "bare.log",
                  ready=answers(f"http://127.0.0.1:{bare_port}/"), what="the bare app answering"):
         bare = drive([("GET", f"http://127.0.0.1:{bare_port}/", {}, None)] * len(storm))
+    fan_out(report, target, sizes, engine_name, peer_port, sign_rate)
     report.add(f"{engine_name} GET storm", got.rate, "req/s", bare.rate, "bare Starlette JSON")
     report.add(f"{engine_name} GET storm p99", got.percentile(0.99), "ms", bare.percentile(0.99), "bare Starlette JSON")
+
+
+SLOW_HOSTS, DEAD_HOSTS = 3, 2  # of the peer's hosts: the last three answer slowly; two more are not served
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def seed_followers(target: Target, username: str, sizes: Sizes, peer_port: int, *, shared: bool,
+                   with_faults: bool) -> int:
+    """`sizes.followers` remote followers of the local `username`, spread over the peer's healthy
+    hosts (and, `with_faults`, over its slow hosts and two hosts nobody serves). Returns how many
+    live on healthy hosts."""
+    healthy_hosts = sizes.domains - SLOW_HOSTS
+    spread = sizes.domains + DEAD_HOSTS if with_faults else healthy_hosts
+
+    async def seed() -> int:
+        database = Database(target.database_url)
+        healthy = 0
+        try:
+            async with database.transaction() as session:
+                local = (await session.exec(select(Actor).where(Actor.username == username,
+                                                                Actor.domain.is_(None)))).one()  # type: ignore[union-attr]
+                for number in range(sizes.followers):
+                    index = number % spread
+                    host = f"{host_of(index)}:{peer_port}"
+                    uri = f"http://{host}/users/{username}-f{number}"
+                    follower = Actor(uri=uri, username=f"{username}-f{number}", username_key=f"{username}-f{number}",
+                                     domain=host, inbox_uri=f"{uri}/inbox", key_id=f"{uri}#main-key",
+                                     shared_inbox_uri=f"http://{host}/inbox" if shared else None)
+                    session.add(follower)
+                    await session.flush()
+                    session.add(Follow(follower_id=follower.id, followee_id=local.id, state="accepted",
+                                       uri=f"{uri}#follow"))
+                    healthy += index < healthy_hosts
+        finally:
+            await database.dispose()
+        return healthy
+
+    return asyncio.run(seed())
+
+
+def fan_out(report: Report, target: Target, sizes: Sizes, engine_name: str, peer_port: int, sign_rate: float) -> None:
+    cases = {"a": ("shared inboxes", True, False), "b": ("no shared inboxes", False, False),
+             "c": (f"no shared inboxes, {SLOW_HOSTS} slow and {DEAD_HOSTS} dead hosts", False, True)}
+    healthy_counts = {}
+    for case, (_, shared, faults) in cases.items():
+        target.cli("accounts", "create", f"fan_{case}", "--email", f"fan_{case}@example.org", "--role", "staff")
+        healthy_counts[case] = seed_followers(target, f"fan_{case}", sizes, peer_port, shared=shared,
+                                              with_faults=faults)
+    times = {}
+    with target.serve() as server:
+        for case, (label, _shared, faults) in cases.items():
+            step(f"{engine_name}: fan-out ({case}) to {sizes.followers:,} followers, {label}")
+            token = target.cli("accounts", "token", f"fan_{case}").strip()
+            signer = f"(SELECT id FROM actors WHERE username = 'fan_{case}' AND domain IS NULL)"
+            cpu_before = cpu_seconds(server.pid)
+            posted = httpx.post(f"{target.base_url}/api/v1/statuses", headers={"Authorization": f"Bearer {token}"},
+                                json={"status": f"Fan-out {case}", "visibility": "public"}, timeout=60)
+            assert posted.status_code == 200, posted.text
+            expected = target.count(f"SELECT count(*) FROM deliveries WHERE signer_id = {signer}")
+            wanted = expected if not faults else target.count(
+                f"SELECT count(*) FROM deliveries WHERE signer_id = {signer} AND "
+                + " AND ".join(f"host <> '{host_of(index)}:{peer_port}'"
+                               for index in range(sizes.domains - SLOW_HOSTS, sizes.domains + DEAD_HOSTS)))
+            delivered = f"SELECT count(*) FROM deliveries WHERE signer_id = {signer} AND state = 'delivered'"
+            wait_until(lambda query=delivered, goal=wanted: target.count(query) >= goal,
+                       f"fan-out ({case}) reaching the healthy hosts", timeout=3600)
+            cpu = cpu_seconds(server.pid) - cpu_before
+            spans = target.rows(f"SELECT min(created_at), max(delivered_at) FROM deliveries "
+                                f"WHERE signer_id = {signer} AND state = 'delivered'")
+            seconds = (parse_time(spans[1]) - parse_time(spans[0])).total_seconds()
+            times[case] = seconds
+            report.add(f"{engine_name} fan-out ({case}) to the last healthy inbox", seconds, "s",
+                       wanted / sign_rate, "RSA signing time")
+            report.add(f"{engine_name} fan-out ({case}) deliveries/s", wanted / max(seconds, 1e-6), "deliveries/s",
+                       sign_rate, "RSA signatures/s")
+            report.add(f"{engine_name} fan-out ({case}) CPU per delivery", 1000 * cpu / max(wanted, 1), "ms",
+                       1000 / sign_rate, "one RSA signature")
+            report.figures[f"{engine_name} fan-out ({case}) delivered"] = wanted
+    report.add(f"{engine_name} fan-out: healthy hosts with dead and slow ones", times["c"], "s", times["b"],
+               "no faults")
+
+
+def parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 BARE_APP = """
@@ -431,10 +536,10 @@ def main(argv: list[str] | None = None) -> int:
         report.add("RSA-2048 verifications/s (this process)", verify_rate, "op/s")
         peer_port = free_port("127.0.0.2")
         with process([PYTHON, "-m", "bench.peer", str(work / "keys"), str(peer_port), str(sizes.domains),
-                      str(sizes.actors)], log=work / "peer.log",
+                      str(sizes.actors), str(SLOW_HOSTS)], log=work / "peer.log",
                      ready=answers(f"{actor_uri(peer_port, sizes.domains, 0)}"), what="the peer answering"):
             for engine_name in (("sqlite", "postgresql") if args.engine == "all" else (args.engine,)):
-                ingest(report, keys, sizes, engine_name, work, peer_port, args.database_url)
+                ingest(report, keys, sizes, engine_name, work, peer_port, sign_rate, args.database_url)
     print()
     print(report.table())
     args.json.write_text(json.dumps({"sizes": sizes.__dict__, "figures": report.figures,

@@ -1,5 +1,6 @@
 """The benchmark script keeps working: `python -m bench --tiny` drives real processes end to
-end (signed deliveries from a peer's many hosts, the baseline, the worker, the GET storm) and
+end (signed deliveries from a peer's many hosts, the baseline, the worker, the GET storm, fan-out
+to healthy, slow and dead hosts) and
 every request it makes is answered as it should be. Its figures are not looked at: speed is
 measured by running the benchmark, never asserted here."""
 
@@ -26,4 +27,7 @@ def test_the_tiny_benchmark_runs_and_everything_it_sends_is_accepted(engine_name
     assert figures[f"{engine_name} inbox applied"] == sent
     assert figures[f"{engine_name} remote posts stored"] == sent
     assert figures[f"{engine_name} GET storm not 200"] == 0
+    # Fan-out: 40 followers each; (a) on 3 healthy hosts' shared inboxes, (b) at 40 personal
+    # inboxes, (c) 40 spread over 8 hosts of which 3 are slow and 2 dead: 15 on healthy ones.
+    assert [figures[f"{engine_name} fan-out ({case}) delivered"] for case in "abc"] == [3, 40, 15]
     assert figures[f"{engine_name} ingest accepted/s, keys warm"]["value"] > 0

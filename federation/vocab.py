@@ -21,6 +21,9 @@ EXTENSIONS_CONTEXT = {
     "indexable": "toot:indexable",
     "featured": {"@id": "toot:featured", "@type": "@id"},
     "sensitive": "as:sensitive",
+    "Hashtag": "as:Hashtag",  # in no published context: without this, JSON-LD readers drop our tags
+    "blurhash": "toot:blurhash",
+    "votersCount": "toot:votersCount",
     "schema": "http://schema.org#",
     "PropertyValue": "schema:PropertyValue",
     "value": "schema:value",

@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.threads import muted_thread_statuses
 from actors.visibility import local_viewer_may_see
+from storage.events import StreamEvent, publish
 from storage.ids import new_id
 from storage.tables import Actor, Block, Follow, Mention, Mute, Notification, Status, utcnow
 
@@ -88,6 +89,7 @@ async def notify(session: AsyncSession, *, recipient: Actor, kind: str, from_act
     inserted = (await session.exec(statement)).first()  # type: ignore[call-overload]
     if inserted is None:
         return None
+    await publish(session, StreamEvent("notification", inserted[0], recipient.id))
     return await session.get(Notification, inserted[0])
 
 

@@ -11,6 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.events import HUB_KEY, EventHub, StreamingSession
+
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
                  "postgres": "postgresql+asyncpg"}
 
@@ -36,7 +38,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
-    """One engine and its session factory; made once at start and passed down."""
+    """One engine and its session factory; made once at start and passed down.
+
+    `events` is this process's stream event hub: what sessions publish reaches it (through
+    PostgreSQL LISTEN/NOTIFY, or in process on SQLite)."""
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = async_url(url)
@@ -44,8 +49,10 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.events = EventHub(listen_url=None if self.is_sqlite else self.url)
         self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
+            self.engine, class_=AsyncSession, expire_on_commit=False,
+            sync_session_class=StreamingSession, info={HUB_KEY: self.events},
         )
 
     @asynccontextmanager
@@ -60,4 +67,5 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        await self.events.close()
         await self.engine.dispose()

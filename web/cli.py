@@ -106,13 +106,27 @@ async def _check_ready(ctx: AppContext, _args: argparse.Namespace) -> int:
     return 0
 
 
+SHUTDOWN_GRACE_SECONDS = 5
+
+
+class _StreamEndingServer(uvicorn.Server):
+    """Streams never end by themselves, and uvicorn waits for open responses before it stops:
+    on shutdown the streams are ended first (other requests get SHUTDOWN_GRACE_SECONDS)."""
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        self.config.app.state.ctx.database.events.end_all()
+        await super().shutdown(sockets)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(_with_context(settings, _check_ready, args))
     port = args.port
     if port is None:
         port = int(settings.domain.rsplit(":", 1)[1]) if ":" in settings.domain else 8000
-    uvicorn.run(create_app(settings, run_workers=not args.no_workers), host=args.host, port=port,
-                log_level=settings.log_level, proxy_headers=True, server_header=False)
+    app = create_app(settings, run_workers=not args.no_workers)
+    config = uvicorn.Config(app, host=args.host, port=port, log_level=settings.log_level, proxy_headers=True,
+                            server_header=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
+    _StreamEndingServer(config).run()
     return 0
 
 

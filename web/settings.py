@@ -166,6 +166,9 @@ SETTINGS: tuple[Setting, ...] = (
             default_text="300"),
     Setting("ROUNDS_LOG_LEVEL", "log_level", _choice(LOG_LEVELS), "info",
             "`debug`, `info`, `warning` or `error`."),
+    Setting("ROUNDS_STREAM_BUFFER", "stream_buffer", _positive_int, 256,
+            "Events a streaming client may fall behind by before it is disconnected.",
+            default_text="256"),
 )
 
 
@@ -185,6 +188,7 @@ class Settings:
     media_dir: Path = Path("media")
     api_rate_limit: int = 300
     log_level: str = "info"
+    stream_buffer: int = 256
 
     @property
     def base_url(self) -> str:

@@ -103,6 +103,22 @@ async def _render(ctx: AppContext, session: AsyncSession, viewer_id: int, rows: 
             for root_id, last_id, read_up_to in rows if str(last_id) in rendered]
 
 
+async def conversation_of_status(ctx: AppContext, session: AsyncSession, viewer_id: int,
+                                 status_id: int) -> dict[str, Any] | None:
+    """The Conversation a direct status belongs to, as the list shows it to the viewer; None
+    when it is not one of theirs or they hid it (the streaming API's `conversation` event)."""
+    roots = _roots(viewer_id)
+    root_id = (await session.exec(select(roots.c.root_id).where(roots.c.status_id == status_id))).first()
+    if root_id is None:
+        return None
+    query, _ = _conversations(viewer_id)
+    row = (await session.exec(query.where(query.selected_columns.root_id == root_id))).first()
+    if row is None:
+        return None
+    rendered = await _render(ctx, session, viewer_id, [tuple(row)])  # type: ignore[list-item]
+    return rendered[0] if rendered else None
+
+
 async def conversations(request: Request) -> Response:
     viewer = await require_viewer(request, "read:statuses")
     ctx = context_of(request)

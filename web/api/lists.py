@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, exists
+from sqlalchemy import Select, and_, delete, exists
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
@@ -159,11 +159,14 @@ async def list_timeline(request: Request) -> Response:
     viewer = await require_viewer(request, "read:lists")
     async with context_of(request).database.session() as session:
         row = await _own_list(session, viewer, request.path_params["id"])
-    viewer_id = viewer.actor.id
-    member = exists().where(ListMember.list_id == row.id, ListMember.actor_id == Status.actor_id)
-    query = select(Status).where(member, and_(visible_to(viewer_id), boost_shown(viewer_id),
-                                              not_blocked_by(viewer_id), not_muted_by(viewer_id)))
-    return await status_page(request, query, viewer_id, context="home")
+    return await status_page(request, list_statuses(row.id, viewer.actor.id), viewer.actor.id, context="home")
+
+
+def list_statuses(list_id: int, viewer_id: int) -> Select[Any]:
+    """A list timeline's condition, shared with the list stream."""
+    member = exists().where(ListMember.list_id == list_id, ListMember.actor_id == Status.actor_id)
+    return select(Status).where(member, and_(visible_to(viewer_id), boost_shown(viewer_id),
+                                             not_blocked_by(viewer_id), not_muted_by(viewer_id)))
 
 
 routes = [

@@ -23,10 +23,10 @@ from web.api.params import get, query_bool, query_list
 from web.auth import optional_viewer, require_viewer
 
 
-def _public_query(request: Request, viewer_id: int | None) -> Select[Any]:
+def public_statuses(viewer_id: int | None, *, local: bool = False, remote: bool = False,
+                    only_media: bool = False) -> Select[Any]:
     """Public posts, no boosts (as Mastodon's public feeds). A signed-in person here also sees
-    local-only posts, unless they asked for remote posts only."""
-    local, remote = query_bool(request, "local"), query_bool(request, "remote")
+    local-only posts, unless they asked for remote posts only. Shared with the public streams."""
     levels = ["public"] if viewer_id is None or remote else ["public", "local"]
     query = select(Status).where(Status.visibility.in_(levels), Status.reblog_of_id.is_(None),  # type: ignore[union-attr]
                                  visible_to(viewer_id), not_blocked_by(viewer_id), not_muted_by(viewer_id))
@@ -34,9 +34,14 @@ def _public_query(request: Request, viewer_id: int | None) -> Select[Any]:
         query = query.where(Status.local)
     elif remote:
         query = query.where(~Status.local)  # type: ignore[operator]
-    if query_bool(request, "only_media"):
+    if only_media:
         query = query.where(with_media())
     return query
+
+
+def _public_query(request: Request, viewer_id: int | None) -> Select[Any]:
+    return public_statuses(viewer_id, local=query_bool(request, "local"), remote=query_bool(request, "remote"),
+                           only_media=query_bool(request, "only_media"))
 
 
 async def public(request: Request) -> Response:
@@ -46,7 +51,7 @@ async def public(request: Request) -> Response:
                              context="public")
 
 
-def _tagged(names: list[str]) -> ColumnElement[bool]:
+def tagged(names: list[str]) -> ColumnElement[bool]:
     return exists().where(StatusTag.status_id == Status.id, func.lower(StatusTag.name).in_(names))
 
 
@@ -59,12 +64,12 @@ async def tag(request: Request) -> Response:
         return [name.strip().lstrip("#").lower() for name in query_list(request, key) if name.strip()]
 
     wanted = [request.path_params["hashtag"].strip().lstrip("#").lower(), *names("any")]
-    query = _public_query(request, viewer_id).where(_tagged(wanted))
+    query = _public_query(request, viewer_id).where(tagged(wanted))
     for name in names("all"):
-        query = query.where(_tagged([name]))
+        query = query.where(tagged([name]))
     excluded = names("none")
     if excluded:
-        query = query.where(~_tagged(excluded))
+        query = query.where(~tagged(excluded))
     return await status_page(request, query, viewer_id, context="public")
 
 
@@ -72,14 +77,17 @@ async def home(request: Request) -> Response:
     """The viewer's own statuses and boosts, and those of everyone they follow (accepted); the
     boosts of someone followed with `reblogs=false` are left out."""
     viewer = await require_viewer(request, "read:statuses")
-    viewer_id = viewer.actor.id
+    return await status_page(request, home_statuses(viewer.actor.id), viewer.actor.id, context="home")
+
+
+def home_statuses(viewer_id: int) -> Select[Any]:
+    """The home timeline's condition, shared with the user stream."""
     followed = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Status.actor_id,
                               Follow.state == "accepted",
                               or_(Status.reblog_of_id.is_(None), Follow.show_reblogs))  # type: ignore[union-attr]
-    query = select(Status).where(or_(Status.actor_id == viewer_id, followed),
-                                 and_(visible_to(viewer_id), boost_shown(viewer_id), not_blocked_by(viewer_id),
-                                      not_muted_by(viewer_id)))
-    return await status_page(request, query, viewer_id, context="home")
+    return select(Status).where(or_(Status.actor_id == viewer_id, followed),
+                                and_(visible_to(viewer_id), boost_shown(viewer_id), not_blocked_by(viewer_id),
+                                     not_muted_by(viewer_id)))
 
 
 routes = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func
@@ -71,6 +71,12 @@ class StatusBatch:
 async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewer_id: int | None,
                         context: str | None = None) -> StatusBatch:
     """`context` (home, public, thread, account, notifications) applies the viewer's filters."""
+    return await personalise(session, await load_shared(session, statuses), viewer_id, context)
+
+
+async def load_shared(session: AsyncSession, statuses: Sequence[Status]) -> StatusBatch:
+    """What every viewer of `statuses` is shown alike (authors, media, counts, polls), loaded
+    once: a stream event is rendered for many viewers from one of these."""
     batch = StatusBatch(statuses={status.id: status for status in statuses})
     wanted = {s.reblog_of_id for s in statuses if s.reblog_of_id is not None} - batch.statuses.keys()
     if wanted:
@@ -106,6 +112,23 @@ async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewe
     batch.favourites = dict((await session.exec(
         select(Favourite.status_id, func.count()).where(Favourite.status_id.in_(ids))
         .group_by(Favourite.status_id))).all())
+    app_ids = {status.application_id for status in everything if status.local and status.application_id}
+    if app_ids:
+        apps = await session.exec(select(OAuthApp.id, OAuthApp.name, OAuthApp.website)
+                                  .where(OAuthApp.id.in_(app_ids)))
+        batch.applications = {app_id: {"name": name, "website": website} for app_id, name, website in apps.all()}
+    await _load_polls(session, batch, ids)
+    return batch
+
+
+async def personalise(session: AsyncSession, shared: StatusBatch, viewer_id: int | None,
+                      context: str | None = None) -> StatusBatch:
+    """A copy of a `load_shared` batch with what only this viewer sees: their favourites,
+    boosts, bookmarks, pins, mutes, votes, and filters in `context`."""
+    batch = replace(shared, viewer_id=viewer_id, own_votes=defaultdict(list))
+    ids = list(batch.statuses)
+    everything = list(batch.statuses.values())
+    alive = Status.deleted_at.is_(None)  # type: ignore[union-attr]
     if viewer_id is not None:
         batch.favourited = set((await session.exec(select(Favourite.status_id).where(
             Favourite.actor_id == viewer_id, Favourite.status_id.in_(ids)))).all())
@@ -119,18 +142,18 @@ async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewe
             Mute.actor_id == viewer_id, Mute.target_id.in_({status.actor_id for status in everything}),
             mute_in_force()))).all())
         batch.muted_threads = await muted_thread_statuses(session, viewer_id, ids)
-    app_ids = {status.application_id for status in everything if status.local and status.application_id}
-    if app_ids:
-        apps = await session.exec(select(OAuthApp.id, OAuthApp.name, OAuthApp.website)
-                                  .where(OAuthApp.id.in_(app_ids)))
-        batch.applications = {app_id: {"name": name, "website": website} for app_id, name, website in apps.all()}
     batch.filters = await load_filters(session, viewer_id, context)
-    await _load_polls(session, batch, ids, viewer_id)
+    poll_ids = [poll.id for poll in batch.polls.values()]
+    if viewer_id is not None and poll_ids:
+        for poll_id, position in (await session.exec(
+                select(PollVote.poll_id, PollVote.position)
+                .where(PollVote.actor_id == viewer_id, PollVote.poll_id.in_(poll_ids))
+                .order_by(PollVote.position))).all():
+            batch.own_votes[poll_id].append(position)
     return batch
 
 
-async def _load_polls(session: AsyncSession, batch: StatusBatch, ids: list[int], viewer_id: int | None) -> None:
-    batch.viewer_id = viewer_id
+async def _load_polls(session: AsyncSession, batch: StatusBatch, ids: list[int]) -> None:
     batch.polls = {poll.status_id: poll for poll in (await session.exec(
         select(Poll).where(Poll.status_id.in_(ids)))).all()}
     poll_ids = [poll.id for poll in batch.polls.values()]
@@ -139,12 +162,6 @@ async def _load_polls(session: AsyncSession, batch: StatusBatch, ids: list[int],
     for option in (await session.exec(select(PollOption).where(PollOption.poll_id.in_(poll_ids))
                                       .order_by(PollOption.position))).all():
         batch.poll_options[option.poll_id].append(option)
-    if viewer_id is not None:
-        for poll_id, position in (await session.exec(
-                select(PollVote.poll_id, PollVote.position)
-                .where(PollVote.actor_id == viewer_id, PollVote.poll_id.in_(poll_ids))
-                .order_by(PollVote.position))).all():
-            batch.own_votes[poll_id].append(position)
 
 
 def poll_entity(status: Status, batch: StatusBatch) -> dict[str, Any] | None:
@@ -228,7 +245,13 @@ async def render_statuses(session: AsyncSession, statuses: Sequence[Status], url
     statuses a `hide` filter of the viewer's catches in `context`."""
     if not statuses:
         return []
-    batch = await load_statuses(session, statuses, viewer_id, context)
+    return await render_shared(session, await load_shared(session, statuses), statuses, urls, viewer_id, context)
+
+
+async def render_shared(session: AsyncSession, shared: StatusBatch, statuses: Sequence[Status], urls: LocalUrls,
+                        viewer_id: int | None, context: str | None = None) -> list[dict[str, Any]]:
+    """`render_statuses` from a `load_shared` batch of these statuses (streams load it once per event)."""
+    batch = await personalise(session, shared, viewer_id, context)
     rendered = (status_entity(status, batch, urls) for status in statuses
                 if not batch.filters.hides(status, batch.statuses))
     return [entity for entity in rendered if entity is not None]

@@ -99,8 +99,11 @@ def ctx(settings: Settings, database: Database) -> AppContext:
 
 
 @pytest.fixture
-async def app(settings: Settings, database: Database) -> AsyncIterator[Starlette]:
-    application = create_app(settings, database=database)
+async def app(request: pytest.FixtureRequest, settings: Settings, database: Database) -> AsyncIterator[Starlette]:
+    """The instance, started. In a module marked `pytest.mark.without_workers` it runs no inbox
+    or delivery worker, so what an action queues stays to be read (and tests call `run_once`)."""
+    workers = request.node.get_closest_marker("without_workers") is None
+    application = create_app(settings, database=database, run_workers=workers)
     ctx: AppContext = application.state.ctx
     async with ctx.database.transaction() as session:
         await ensure_instance_actor(session, ctx.keyring, ctx.urls)

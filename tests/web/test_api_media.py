@@ -7,7 +7,6 @@ with its post on `delete_media`, cleaned up once nobody has used it for a day.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
@@ -16,16 +15,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import func
 from sqlmodel import select
-from starlette.applications import Starlette
 
-from actors.accounts import ensure_instance_actor
 from storage.tables import MediaAttachment, Status, utcnow
 from tests.conftest import add_account, make_settings
 from tests.support import pictures
 from tests.support.api import bearer, post
 from web.api.entities.instance import IMAGE_SIZE_LIMIT
 from web.api.media import attachments_for_post
-from web.app import create_app
 from web.media import MediaStore
 from web.media_cleanup import KEPT_FOR, MediaCleanup
 from web.settings import Settings, SettingsError
@@ -38,15 +34,8 @@ def settings(database_url, tmp_path):
     return make_settings(database_url, media_dir=tmp_path / "media")
 
 
-@pytest.fixture
-async def app(settings, database) -> AsyncIterator[Starlette]:
-    """The app without its workers: uploads federate nothing by themselves."""
-    application = create_app(settings, database=database, run_workers=False)
-    ctx = application.state.ctx
-    async with ctx.database.transaction() as session:
-        await ensure_instance_actor(session, ctx.keyring, ctx.urls)
-    async with application.router.lifespan_context(application):
-        yield application
+# The app without its workers: uploads federate nothing by themselves.
+pytestmark = pytest.mark.without_workers
 
 
 @pytest.fixture

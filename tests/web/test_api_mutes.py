@@ -3,32 +3,21 @@ timelines it quiets and the lists of mutes and blocks, on both engines."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
-from starlette.applications import Starlette
 
-from actors.accounts import ensure_instance_actor
 from storage.tables import Block, Delivery, Mute, utcnow
 from tests.conftest import add_account, add_remote_actor
 from tests.support.api import bearer, boost, follow, post
-from web.app import create_app
 
 MUTING = ("read", "write:mutes", "write:blocks")
 
 
-@pytest.fixture
-async def app(settings, database) -> AsyncIterator[Starlette]:
-    """The app without its workers, so nothing is delivered behind the test's back."""
-    application = create_app(settings, database=database, run_workers=False)
-    ctx = application.state.ctx
-    async with ctx.database.transaction() as session:
-        await ensure_instance_actor(session, ctx.keyring, ctx.urls)
-    async with application.router.lifespan_context(application):
-        yield application
+# The app without its workers, so nothing is delivered behind the test's back.
+pytestmark = pytest.mark.without_workers
 
 
 @pytest.fixture

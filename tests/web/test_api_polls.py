@@ -4,34 +4,23 @@ Poll entity, voted on under the rules, and refused (401/403/404/422) with nothin
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, update
 from sqlmodel import select
-from starlette.applications import Starlette
 
-from actors.accounts import ensure_instance_actor
 from storage.tables import Delivery, Follow, Poll, PollOption, PollVote, Status, utcnow
 from tests.conftest import add_account, add_remote_actor
 from tests.support.api import bearer, follow
 from web.api.entities.instance import MAX_POLL_OPTION_CHARACTERS, MAX_POLL_OPTIONS, MIN_POLL_EXPIRATION
-from web.app import create_app
 
 WRITE = ("read", "write:statuses")
 TABLES = (Status, Poll, PollOption, PollVote, Delivery)
 
 
-@pytest.fixture
-async def app(settings, database) -> AsyncIterator[Starlette]:
-    """Without workers, so the deliveries a vote queues stay to be read."""
-    application = create_app(settings, database=database, run_workers=False)
-    ctx = application.state.ctx
-    async with ctx.database.transaction() as session:
-        await ensure_instance_actor(session, ctx.keyring, ctx.urls)
-    async with application.router.lifespan_context(application):
-        yield application
+# Without workers, so the deliveries a vote queues stay to be read.
+pytestmark = pytest.mark.without_workers
 
 
 @pytest.fixture

@@ -5,14 +5,11 @@ refusal also checks that nothing was written."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
-from starlette.applications import Starlette
 
-from actors.accounts import ensure_instance_actor
 from storage.tables import (
     Bookmark,
     Delivery,
@@ -26,21 +23,13 @@ from storage.tables import (
 )
 from tests.conftest import add_account, add_remote_actor
 from tests.support.api import bearer, boost, favourite, follow, post
-from web.app import create_app
 
 EVERYTHING = ("read", "write")
 TABLES = (Bookmark, Pin, Status, StatusEdit, IdempotencyKey, Delivery)
 
 
-@pytest.fixture
-async def app(settings, database) -> AsyncIterator[Starlette]:
-    """The app without its workers, so the deliveries a post queues stay to be counted."""
-    application = create_app(settings, database=database, run_workers=False)
-    ctx = application.state.ctx
-    async with ctx.database.transaction() as session:
-        await ensure_instance_actor(session, ctx.keyring, ctx.urls)
-    async with application.router.lifespan_context(application):
-        yield application
+# The app without its workers, so the deliveries a post queues stay to be counted.
+pytestmark = pytest.mark.without_workers
 
 
 @pytest.fixture

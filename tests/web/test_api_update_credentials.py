@@ -8,20 +8,16 @@ value changes nothing: no column, no delivery, no picture left on disk.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from io import BytesIO
 
 import pytest
 from PIL import Image
 from sqlmodel import select
-from starlette.applications import Starlette
 
-from actors.accounts import ensure_instance_actor
 from storage.tables import Actor, Delivery, Follow, User
 from tests.conftest import add_account, add_remote_actor, make_settings
 from tests.support import pictures
 from tests.support.api import bearer
-from web.app import create_app
 
 ACCOUNTS = ("read", "write:accounts")
 PATH = "/api/v1/accounts/update_credentials"
@@ -32,15 +28,8 @@ def settings(database_url, tmp_path):
     return make_settings(database_url, media_dir=tmp_path / "media")
 
 
-@pytest.fixture
-async def app(settings, database) -> AsyncIterator[Starlette]:
-    """The app without its workers, so the deliveries an update queues stay to be counted."""
-    application = create_app(settings, database=database, run_workers=False)
-    ctx = application.state.ctx
-    async with ctx.database.transaction() as session:
-        await ensure_instance_actor(session, ctx.keyring, ctx.urls)
-    async with application.router.lifespan_context(application):
-        yield application
+# The app without its workers, so the deliveries an update queues stay to be counted.
+pytestmark = pytest.mark.without_workers
 
 
 @pytest.fixture

@@ -463,7 +463,7 @@ def fan_out(report: Report, target: Target, sizes: Sizes, engine_name: str, peer
                                               with_faults=faults)
     times = {}
     with target.serve() as server:
-        for case, (label, _shared, faults) in cases.items():
+        for case, (label, _shared, _faults) in cases.items():
             step(f"{engine_name}: fan-out ({case}) to {sizes.followers:,} followers, {label}")
             token = target.cli("accounts", "token", f"fan_{case}").strip()
             signer = f"(SELECT id FROM actors WHERE username = 'fan_{case}' AND domain IS NULL)"
@@ -471,17 +471,18 @@ def fan_out(report: Report, target: Target, sizes: Sizes, engine_name: str, peer
             posted = httpx.post(f"{target.base_url}/api/v1/statuses", headers={"Authorization": f"Bearer {token}"},
                                 json={"status": f"Fan-out {case}", "visibility": "public"}, timeout=60)
             assert posted.status_code == 200, posted.text
-            expected = target.count(f"SELECT count(*) FROM deliveries WHERE signer_id = {signer}")
-            wanted = expected if not faults else target.count(
-                f"SELECT count(*) FROM deliveries WHERE signer_id = {signer} AND "
-                + " AND ".join(f"host <> '{host_of(index)}:{peer_port}'"
-                               for index in range(sizes.domains - SLOW_HOSTS, sizes.domains + DEAD_HOSTS)))
-            delivered = f"SELECT count(*) FROM deliveries WHERE signer_id = {signer} AND state = 'delivered'"
+            # Only the healthy hosts' rows count: those to slow hosts do arrive, 20 s later, and
+            # must not stretch the time the healthy ones took.
+            healthy = f"signer_id = {signer}" + "".join(
+                f" AND host <> '{host_of(index)}:{peer_port}'"
+                for index in range(sizes.domains - SLOW_HOSTS, sizes.domains + DEAD_HOSTS))
+            wanted = target.count(f"SELECT count(*) FROM deliveries WHERE {healthy}")
+            delivered = f"SELECT count(*) FROM deliveries WHERE {healthy} AND state = 'delivered'"
             wait_until(lambda query=delivered, goal=wanted: target.count(query) >= goal,
                        f"fan-out ({case}) reaching the healthy hosts", timeout=3600)
             cpu = cpu_seconds(server.pid) - cpu_before
             spans = target.rows(f"SELECT min(created_at), max(delivered_at) FROM deliveries "
-                                f"WHERE signer_id = {signer} AND state = 'delivered'")
+                                f"WHERE {healthy} AND state = 'delivered'")
             seconds = (parse_time(spans[1]) - parse_time(spans[0])).total_seconds()
             times[case] = seconds
             report.add(f"{engine_name} fan-out ({case}) to the last healthy inbox", seconds, "s",

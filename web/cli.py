@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import pkgutil
 import secrets
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from types import ModuleType
 from typing import Any
 
 import uvicorn
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
+import web.commands
 from actors.accounts import (
     ROLES,
     approve_account,
@@ -26,21 +30,18 @@ from actors.accounts import (
 )
 from actors.errors import AccountError
 from moderation.network import NetworkFileError
-from storage.migrate import current_revision, head_revision, upgrade
+from storage.migrate import upgrade
 from storage.tables import OAuthApp
 from web import scopes as scope_rules
 from web.app import create_app
 from web.auth import account_problem, issue_token
+from web.commands import CommandError, require_migrated
 from web.context import AppContext
 from web.oauth import OOB, create_app_row
 from web.services import build_federation
 from web.settings import SETTINGS, Settings, SettingsError
 
 EXIT_USAGE = 2
-
-
-class CommandError(Exception):
-    """A command cannot do what was asked; the message is printed as is."""
 
 
 async def _with_context(
@@ -92,17 +93,8 @@ async def _ensure_admin(ctx: AppContext, username: str, email: str | None) -> No
 
 # --- serve / worker ---------------------------------------------------------------------
 
-async def _require_migrated(ctx: AppContext) -> None:
-    revision = await current_revision(ctx.database)
-    if revision != head_revision():
-        raise CommandError(
-            f"the database at {ctx.settings.database_url} is not ready "
-            f"(revision {revision or 'none'}, expected {head_revision()}): run `rounds init`"
-        )
-
-
 async def _check_ready(ctx: AppContext, _args: argparse.Namespace) -> int:
-    await _require_migrated(ctx)
+    await require_migrated(ctx)
     return 0
 
 
@@ -132,7 +124,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _worker(ctx: AppContext, _args: argparse.Namespace) -> int:
     """Inbox processing and delivery without the web server; stops on SIGINT/SIGTERM."""
-    await _require_migrated(ctx)
+    await require_migrated(ctx)
     federation = await build_federation(ctx)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -151,7 +143,7 @@ async def _worker(ctx: AppContext, _args: argparse.Namespace) -> int:
 # --- accounts -----------------------------------------------------------------------------
 
 async def _accounts_create(ctx: AppContext, args: argparse.Namespace) -> int:
-    await _require_migrated(ctx)
+    await require_migrated(ctx)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         generated = False
@@ -170,7 +162,7 @@ async def _accounts_create(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 async def _accounts_list(ctx: AppContext, args: argparse.Namespace) -> int:
-    await _require_migrated(ctx)
+    await require_migrated(ctx)
     async with ctx.database.session() as session:
         accounts = await list_local_accounts(session)
     print(f"{'username':<30} {'role':<10} {'email':<40} status")
@@ -187,7 +179,7 @@ CLI_APP_SCOPES = ("read", "write", "follow", "push", "profile", "admin:read", "a
 
 
 async def _accounts_token(ctx: AppContext, args: argparse.Namespace) -> int:
-    await _require_migrated(ctx)
+    await require_migrated(ctx)
     async with ctx.database.transaction() as session:
         account = await find_local_account(session, args.username)
         if account is None:
@@ -205,7 +197,7 @@ async def _accounts_token(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 async def _accounts_approve(ctx: AppContext, args: argparse.Namespace) -> int:
-    await _require_migrated(ctx)
+    await require_migrated(ctx)
     async with ctx.database.transaction() as session:
         account = await approve_account(session, args.username)
     if account is None:
@@ -244,6 +236,12 @@ def _scopes(value: str) -> tuple[str, ...]:
     if not scope_rules.covers(CLI_APP_SCOPES, requested):
         raise argparse.ArgumentTypeError(f"scopes must be within: {' '.join(CLI_APP_SCOPES)}")
     return requested
+
+
+def _command_groups() -> list[ModuleType]:
+    """The command groups with a module of their own under web/commands (domains, reports, …)."""
+    return [importlib.import_module(f"web.commands.{module.name}")
+            for module in sorted(pkgutil.iter_modules(web.commands.__path__), key=lambda found: found.name)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -293,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     approve = account_commands.add_parser("approve", help="approve an account that signed up in approval mode")
     approve.add_argument("username")
     approve.set_defaults(handler=_accounts_approve, needs_context=True)
+
+    for group in _command_groups():
+        group.register(commands)
 
     settings = commands.add_parser("settings", help="list every ROUNDS_* setting")
     settings.set_defaults(handler=_settings_list, needs_context=False, needs_settings=False)

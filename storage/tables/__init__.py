@@ -27,13 +27,22 @@ from storage.tables.client import (
     ThreadMute,
 )
 from storage.tables.columns import UTCDateTime, utcnow
-from storage.tables.moderation import Report
+from storage.tables.moderation import (
+    AccountWarning,
+    AuditEntry,
+    BlocklistChange,
+    BlocklistSubscription,
+    DomainAllow,
+    DomainBlock,
+    Report,
+)
 from storage.tables.oauth import LoginAttempt, OAuthAccessToken, OAuthApp, OAuthAuthorizationCode
 from storage.tables.queues import Delivery, Host, InboxItem
 from storage.tables.statuses import Favourite, MediaAttachment, Mention, Status, StatusTag, Tombstone
 
 __all__ = [
-    "AccountList", "Bookmark", "ConversationMark", "Filter", "FilterKeyword", "FilterStatus", "IdempotencyKey",
+    "AccountList", "AccountWarning", "AuditEntry", "BlocklistChange", "BlocklistSubscription", "DomainAllow",
+    "DomainBlock", "Bookmark", "ConversationMark", "Filter", "FilterKeyword", "FilterStatus", "IdempotencyKey",
     "ListMember", "Marker", "Mute", "Notification", "Pin", "Poll", "PollOption", "PollVote", "Report", "StatusEdit",
     "ThreadMute",
     "Actor", "Block", "Delivery", "Favourite", "Follow", "Host", "InboxItem", "LocalKey", "LoginAttempt",

@@ -52,6 +52,12 @@ class Actor(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=time_column())
     fetched_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
+    # Moderation of this account (local or remote), set by moderators here; None = not applied.
+    # silenced: hidden from public timelines, follows need approval; suspended: refused and hidden;
+    # sensitized: every attachment shown as sensitive.
+    silenced_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
+    suspended_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
+    sensitized_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
 
     @property
     def is_local(self) -> bool:

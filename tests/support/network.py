@@ -75,13 +75,16 @@ class Node:
 @contextlib.asynccontextmanager
 async def federation_of(domains: list[str], new_database_url: Callable[[], str], *,
                         clock: Callable[[], datetime] | None = None,
+                        node_settings: dict[str, dict[str, object]] | None = None,
                         **settings: object) -> AsyncIterator[tuple[list[Node], Callable]]:
+    """`settings` apply to every node; `node_settings[domain]` adds or overrides for one node."""
     router = HostRouter()
     shared_client = httpx.AsyncClient(transport=router, timeout=10)
     nodes = []
     async with contextlib.AsyncExitStack() as stack:
         for domain in domains:
-            values = {"domain": domain, "database_url": new_database_url(), "secret_key": SECRET} | settings
+            values = ({"domain": domain, "database_url": new_database_url(), "secret_key": SECRET} | settings
+                      | (node_settings or {}).get(domain, {}))
             app = create_app(Settings(**values), http_client=shared_client, run_workers=False,  # type: ignore[arg-type]
                              clock=clock)
             ctx: AppContext = app.state.ctx

@@ -25,12 +25,14 @@ async def remote_server_may_see(session: AsyncSession, status: Status, author: A
         return False
     if status.visibility in PUBLICLY_SERVED:
         return True
+    if status.visibility == "network" and not network_member:
+        return False  # not even to someone mentioned there
     mentioned = await session.exec(
         select(func.count()).select_from(Mention).join(Actor, Actor.uri == Mention.actor_uri)
         .where(Mention.status_id == status.id, Actor.domain == domain))
     if mentioned.one() > 0:
         return True
-    if status.visibility == "direct" or (status.visibility == "network" and not network_member):
+    if status.visibility == "direct":
         return False
     following = await session.exec(
         select(func.count()).select_from(Follow).join(Actor, Actor.id == Follow.follower_id)
@@ -38,10 +40,13 @@ async def remote_server_may_see(session: AsyncSession, status: Status, author: A
     return following.one() > 0
 
 
-async def remote_actor_may_see(session: AsyncSession, status: Status, actor: Actor) -> bool:
+async def remote_actor_may_see(session: AsyncSession, status: Status, actor: Actor, *,
+                               network_member: bool = False) -> bool:
     """May this remote actor see `status` (to vote on its poll, say)? As `remote_server_may_see`,
     but for one actor: followed by them, or naming them, and not blocked by the author."""
     if status.deleted_at is not None or status.visibility == "local":
+        return False
+    if status.visibility == "network" and not network_member:
         return False
     blocked = await session.exec(select(func.count()).select_from(Block).where(
         Block.actor_id == status.actor_id, Block.target_id == actor.id))

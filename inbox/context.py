@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from actors.remote import RemoteActors
 from actors.urls import LocalUrls
 from federation.fetch import Fetcher
+from moderation.network import Network
 from storage.tables import Actor, Follow, Status
 
 
@@ -49,6 +50,11 @@ class HandlerContext:
     fetcher: Fetcher
     replies: Replies
     clock: Callable[[], datetime]
+    network: Network | None = None
+
+    def is_member(self, domain: str | None) -> bool:
+        """Is `domain` a member instance of this instance's network?"""
+        return domain is not None and self.network is not None and self.network.is_member(domain)
 
 
 Activity = dict[str, Any]

@@ -73,7 +73,7 @@ async def on_vote(session: AsyncSession, h: HandlerContext, activity: Activity, 
         raise Ignore("a vote on a deleted poll")
     if status.actor_id == actor.id:
         raise Ignore("an author does not vote on their own poll")
-    if not await remote_actor_may_see(session, status, actor):
+    if not await remote_actor_may_see(session, status, actor, network_member=h.is_member(actor.domain)):
         raise Ignore("the voter may not see this poll")
     if poll.expires_at is not None and poll.expires_at <= h.clock():
         raise Ignore("the poll has ended")

@@ -60,10 +60,13 @@ class Outbox:
         )
         inboxes = set()
         for shared, personal, domain in rows.all():
-            if network_only and not (self.policy.network and self.policy.network.is_member(domain)):
+            if network_only and not self._member(domain):
                 continue
             inboxes.add(shared or personal)
         return inboxes
+
+    def _member(self, domain: str) -> bool:
+        return self.policy.network is not None and self.policy.network.is_member(domain)
 
     @staticmethod
     def inbox_of(actor: Actor) -> str | None:
@@ -271,6 +274,8 @@ class Outbox:
 
     async def _audience(self, session: AsyncSession, status: Status, author: Actor,
                         mentioned: list[Actor]) -> set[str | None]:
+        if status.visibility == "network":  # mentioned people outside the network are not told either
+            mentioned = [actor for actor in mentioned if actor.domain is None or self._member(actor.domain)]
         inboxes: set[str | None] = {self.inbox_of(actor) for actor in mentioned}
         if status.visibility in ("public", "unlisted", "private", "network"):
             inboxes |= await self.follower_inboxes(session, author,

@@ -90,7 +90,7 @@ async def build_federation(ctx: AppContext, client: httpx.AsyncClient | None = N
     actors = RemoteActors(ctx.database, fetcher, ctx.urls, clock=clock)
     outbox = Outbox(urls=ctx.urls, policy=policy)
     handler_context = HandlerContext(urls=ctx.urls, actors=actors, fetcher=fetcher, replies=outbox,
-                                     clock=clock)
+                                     clock=clock, network=ctx.network)
     return Federation(
         client=client, fetcher=fetcher, actors=actors, outbox=outbox, policy=policy,
         inbox_worker=InboxWorker(ctx.database, handler_context),

@@ -45,6 +45,7 @@ MAX_FIELDS = 4  # Mastodon's Account::DEFAULT_FIELDS_SIZE
 MAX_FIELD_LENGTH = 255
 FIELD_KEY = re.compile(r"^fields_attributes\[(\d{1,3})\]\[(name|value)\]$")
 DEFAULT_PRIVACIES = ("public", "unlisted", "private", "local")  # Mastodon's three, and local-only
+NETWORK_PRIVACY = "network"  # as a default too, on an instance in a network
 # The profile flags a client may set, and the Actor column each one is.
 FLAGS = {"locked": "locked", "discoverable": "discoverable", "indexable": "indexable",
          "hide_collections": "hide_collections"}
@@ -142,7 +143,7 @@ def _fields(params: dict[str, Any], base_url: str) -> list[dict[str, str]] | Non
     return fields
 
 
-def _read(params: dict[str, Any], base_url: str) -> ProfileChange:
+def _read(params: dict[str, Any], base_url: str, *, in_network: bool = False) -> ProfileChange:
     change = ProfileChange()
     display_name = _text(params.get("display_name"), "display_name")
     if display_name is not None:
@@ -163,7 +164,7 @@ def _read(params: dict[str, Any], base_url: str) -> ProfileChange:
     change.bot = _flag(params.get("bot"), "bot")
     privacy = _text(_source(params, "privacy"), "source[privacy]")
     if privacy is not None and privacy.strip():
-        if privacy.strip() not in DEFAULT_PRIVACIES:
+        if privacy.strip() not in DEFAULT_PRIVACIES and not (in_network and privacy.strip() == NETWORK_PRIVACY):
             raise Refused("source[privacy]", "inclusion", "is not included in the list", LABELS["source[privacy]"])
         change.privacy = privacy.strip()
     language = _text(_source(params, "language"), "source[language]")
@@ -213,7 +214,7 @@ async def update_credentials(request: Request) -> Response:
     ctx = context_of(request)
     params = await request_params(request)
     files = await multipart(request)
-    change = _read(params, ctx.urls.base_url)
+    change = _read(params, ctx.urls.base_url, in_network=ctx.network is not None)
     for name, box in (("avatar", AVATAR), ("header", HEADER)):
         if name in files and not isinstance(files[name], str):
             data = await picture_bytes(files[name], name, LABELS[name])

@@ -41,8 +41,9 @@ from web.context import AppContext, context_of
 from web.media import media_store
 from web.oauth import request_params, validation_error
 
-# Mastodon's four, and our local-only level (never federated).
-VISIBILITIES = ("public", "unlisted", "private", "direct", "local")
+# Mastodon's four, our local-only level (never federated) and, on an instance in a network,
+# network-only (followers on member instances only; to other servers it is followers-only).
+VISIBILITIES = ("public", "unlisted", "private", "direct", "local", "network")
 NOT_ALLOWED = "This action is not allowed"
 MAX_LANGUAGE = 16  # the column's width
 IDEMPOTENCY_WINDOW = timedelta(hours=1)  # as long as Mastodon keeps an Idempotency-Key
@@ -265,6 +266,9 @@ async def post_status(request: Request) -> Response:
     visibility = (_string(params, "visibility") or "").strip() or viewer.user.default_visibility
     if visibility not in VISIBILITIES:
         raise Invalid("visibility", "inclusion", "is not included in the list", "Visibility")
+    if visibility == "network" and ctx.network is None:
+        raise Invalid("visibility", "inclusion", "network is not available: this instance belongs to no network",
+                      "Visibility")
     language = _language(params) or viewer.user.locale or None
     sensitive = body_flag(params, "sensitive", default=viewer.user.sensitive_by_default)
     reply_to_id = (_string(params, "in_reply_to_id") or "").strip()

@@ -30,7 +30,7 @@ from web.auth import Viewer, optional_viewer, require_viewer
 from web.context import AppContext, context_of
 
 MAX_PINNED = 5  # Mastodon's StatusPinValidator
-PINNABLE = frozenset({"public", "unlisted", "private"})
+PINNABLE = frozenset({"public", "unlisted", "private", "network"})
 
 
 async def _original(session: AsyncSession, raw_id: str, viewer: Viewer) -> Status:

@@ -53,7 +53,7 @@ async def test_a_network_post_reaches_member_followers_only_and_shows_as_network
     assert received is not None and received.visibility == "private"  # followers-only to a receiver
     assert await status_on(radboud, uri) is None  # a follower there, and mentioned: still nothing
     async with mayo.ctx.database.session() as session:
-        hosts = set((await session.exec(select(Delivery.host).where(Delivery.activity_uri == f"{uri}/activity"))))
+        hosts = set(await session.exec(select(Delivery.host).where(Delivery.activity_uri == f"{uri}/activity")))
     assert hosts == {INOVA}
     # Served only to a signed fetch from a member instance.
     assert (await inova.federation.fetcher.fetch_activity(uri))["id"] == uri

@@ -22,6 +22,7 @@ from web.api import (
     statuses,
     timelines,
 )
+from web.api.admin import audit as admin_audit
 
 # Specific account paths (`lookup`, `relationships`, …) come before `/accounts/{id}`.
 routes = [*instance.routes, *accounts.routes, *statuses.routes, *timelines.routes, *fixed.routes]
@@ -39,5 +40,6 @@ routes += markers.routes
 routes += filters.routes
 routes += conversations.routes
 routes += polls.routes
+routes += admin_audit.routes
 
 __all__ = ["routes"]

@@ -36,7 +36,8 @@ import asyncio
 import enum
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -74,6 +75,10 @@ IDLE_WAIT = 1.0
 SUCCESS_STAMP_INTERVAL = timedelta(minutes=1)
 EXCERPT_BYTES = 200
 RETRYABLE_STATUSES = frozenset({408, 429})
+# How many rows of one host the run loop holds at most, in units of the per-host limit: the
+# ones being sent and one more round waiting. More would fill the batch with rows that only
+# wait for a slow host, and starve every other host of the batch's room.
+HOST_HOLD_ROUNDS = 2
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -99,8 +104,9 @@ def _update(model: type[SQLModel]) -> Update:
     return update(model).execution_options(synchronize_session=False)
 
 
-async def claim_due(database: Database, *, limit: int, now: datetime, lease: timedelta) -> list[Delivery]:
-    """Claim up to `limit` due rows of hosts not parked, until `now + lease`.
+async def claim_due(database: Database, *, limit: int, now: datetime, lease: timedelta,
+                    skip_hosts: Collection[str] = ()) -> list[Delivery]:
+    """Claim up to `limit` due rows of hosts not parked (nor in `skip_hosts`), until `now + lease`.
 
     One statement. On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so workers in
     several processes each get different rows without waiting for one another; SQLite runs one
@@ -109,10 +115,13 @@ async def claim_due(database: Database, *, limit: int, now: datetime, lease: tim
     if limit <= 0:
         return []
     parked = select(Host.host).where(Host.parked_until > now)
+    conditions = [Delivery.state == "pending", Delivery.next_attempt_at <= now, _claimable(now),
+                  Delivery.host.not_in(parked)]
+    if skip_hosts:
+        conditions.append(Delivery.host.not_in(list(skip_hosts)))
     due = (
         select(Delivery.id)
-        .where(Delivery.state == "pending", Delivery.next_attempt_at <= now, _claimable(now),
-               Delivery.host.not_in(parked))
+        .where(*conditions)
         .order_by(Delivery.next_attempt_at)
         .limit(limit)
         .with_for_update(of=Delivery, skip_locked=True)  # rendered on PostgreSQL only
@@ -253,9 +262,11 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set, keeping up to `batch` rows in flight.
 
-        Rows are claimed again as soon as a quarter of the batch has finished, so a slow host
-        holds only its own rows, never the next claim. When nothing is due, waits up to
-        `IDLE_WAIT` or until `notify()`. On stop, rows not yet sent are handed back.
+        Rows are claimed again as soon as a quarter of the batch has finished. No host holds more
+        than `HOST_HOLD_ROUNDS × per_host_limit` rows: a claim skips hosts that many rows deep and
+        hands back at once what it got beyond that, so a slow host with thousands of rows due
+        never fills the batch and healthy hosts keep being served. When nothing is due, waits up
+        to `IDLE_WAIT` or until `notify()`. On stop, rows not yet sent are handed back.
         """
         in_flight: set[asyncio.Task[bool]] = set()
         refill_at = max(1, self._batch // 4)
@@ -282,11 +293,24 @@ class DeliveryWorker:
                 self._stopping = False
 
     async def _claim(self, limit: int) -> list[Delivery]:
+        """Claim for the run loop: at most `HOST_HOLD_ROUNDS × per_host_limit` rows held per host."""
+        cap = HOST_HOLD_ROUNDS * self._per_host_limit
+        held = Counter(row.host for row in self._held.values())
         try:
-            return await claim_due(self._database, limit=limit, now=self._clock(), lease=self._lease)
+            rows = await claim_due(self._database, limit=limit, now=self._clock(), lease=self._lease,
+                                   skip_hosts=[host for host, count in held.items() if count >= cap])
         except Exception:
             log.exception("claiming deliveries failed; trying again shortly")
             return []
+        kept, excess = [], []
+        for row in rows:
+            held[row.host] += 1
+            (kept if held[row.host] <= cap else excess).append(row)
+        if excess:
+            await self._hand_back_all(excess)
+        for row in kept:
+            self._held[row.id] = row  # counted from the claim on, not from when its task starts
+        return kept
 
     async def _deliver_held(self, row: Delivery) -> bool:
         self._held[row.id] = row
@@ -445,10 +469,21 @@ class DeliveryWorker:
     # --- recording --------------------------------------------------------------------------
 
     async def _hand_back(self, row: Delivery) -> None:
-        async with self._database.transaction() as session:
-            await session.execute(_update(Delivery)
-                                  .where(Delivery.id == row.id, Delivery.claimed_until == row.claimed_until)
-                                  .values(claimed_until=None))
+        await self._hand_back_all([row])
+
+    async def _hand_back_all(self, rows: list[Delivery]) -> None:
+        """Let go of claimed rows unsent (claimed together, they share one `claimed_until`)."""
+        by_lease: dict[datetime | None, list[int]] = {}
+        for row in rows:
+            by_lease.setdefault(row.claimed_until, []).append(row.id)
+        try:
+            async with self._database.transaction() as session:
+                for lease, ids in by_lease.items():
+                    await session.execute(_update(Delivery)
+                                          .where(Delivery.id.in_(ids), Delivery.claimed_until == lease)
+                                          .values(claimed_until=None))
+        except Exception:
+            log.exception("handing back %d deliveries failed; they return when their claim ends", len(rows))
 
     async def _record(self, row: Delivery, outcome: Outcome, *, host_known: bool) -> None:
         """Record the row's outcome and the host's, in one small transaction (host first, then row)."""

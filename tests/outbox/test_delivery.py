@@ -633,6 +633,26 @@ async def test_run_serves_new_rows_while_a_slow_host_still_hangs(ctx, signer, re
     assert [(await load(ctx, row_id)).state for row_id in (held, fresh)] == ["delivered", "delivered"]
 
 
+async def test_a_slow_host_with_many_rows_never_fills_the_batch(ctx, signer, receivers, new_worker, clock):
+    """Thirty rows for a hanging host were queued first; a batch of eight still serves the healthy host."""
+    slow, healthy = receivers
+    worker = new_worker(timeout=10, per_host_limit=2, batch=8)
+    stop = asyncio.Event()
+    held = [await queue(ctx, signer, slow, "/hold", clock) for _ in range(30)]
+    fresh = [await queue(ctx, signer, healthy, "/inbox", clock) for _ in range(12)]
+    running = asyncio.create_task(worker.run(stop))
+    await healthy.until(lambda: len(healthy.arrivals) == 12)
+    assert slow.open_requests == 2 and len(slow.arrivals) == 2  # the host's limit, and nothing more sent
+    claimed = [row for row in [await load(ctx, row_id) for row_id in held] if row.claimed_until is not None]
+    assert len(claimed) <= 4  # two sending, two waiting: the rest stay in the table for later claims
+
+    slow.let_go(30)
+    await slow.until(lambda: len(slow.arrivals) == 30 and slow.open_requests == 0)
+    stop.set()
+    await asyncio.wait_for(running, timeout=10)
+    assert {(await load(ctx, row_id)).state for row_id in held + fresh} == {"delivered"}
+
+
 async def test_stopping_hands_back_rows_not_yet_sent(ctx, signer, receivers, new_worker, clock):
     receiver = receivers[0]
     worker = new_worker(timeout=1, per_host_limit=1)

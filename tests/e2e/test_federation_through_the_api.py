@@ -8,18 +8,16 @@ server's own workers; nothing here touches an instance's database.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 from mastodon import Mastodon
 from mastodon.errors import MastodonNotFoundError
 
+from tests.support.apps import eventually, find, lookup, person
 from tests.support.processes import Instance, running_instances
 
 pytestmark = pytest.mark.e2e
-WAIT = 30.0
 
 
 @pytest.fixture
@@ -29,37 +27,8 @@ def three(new_database_url, tmp_path):
         yield started
 
 
-def person(instance: Instance, username: str, role: str = "member") -> Mastodon:
-    """Create the account with the CLI and hand back Mastodon.py holding a token the CLI printed."""
-    created = instance.cli("accounts", "create", username, "--email", f"{username}@{instance.name}.test",
-                           "--role", role)
-    assert created.returncode == 0, created.stderr
-    token = instance.cli("accounts", "token", username, "--scopes", "read write follow")
-    assert token.returncode == 0, token.stderr
-    return Mastodon(access_token=token.stdout.strip(), api_base_url=instance.base_url)
 
 
-def eventually(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {WAIT:g} s waiting for {what}")
-
-
-def find(api: Mastodon, handle: str) -> dict:
-    """The account `handle` (user@host) as this person's instance knows it, resolved if need be."""
-    found = api.search_v2(handle, resolve=True, result_type="accounts")["accounts"]
-    assert [account["acct"] for account in found] == [handle], found
-    return found[0]
-
-
-def lookup(api: Mastodon, uri: str) -> dict | None:
-    """The post with this ActivityPub id on this person's instance, if it is there and theirs to see."""
-    found = api.search_v2(uri, resolve=False, result_type="statuses")["statuses"]
-    return found[0] if found else None
 
 
 def post_local_only(instance: Instance, api: Mastodon, text: str) -> dict:

@@ -11,9 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import time
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
@@ -21,6 +18,7 @@ import pytest
 from mastodon import Mastodon
 from PIL import Image
 
+from tests.support.apps import eventually
 from tests.support.browser import APPROVE_BUTTON, LOGIN_BUTTON, form_with
 from tests.support.javascript import Masto, MastoError, ensure_installed
 from tests.support.processes import running_instances
@@ -28,7 +26,6 @@ from tests.support.processes import running_instances
 pytestmark = pytest.mark.e2e
 PASSWORD = "a long password for ann"
 REDIRECT = "https://app.example/callback"  # a web app's page; never fetched, only redirected to
-WAIT = 30.0
 
 
 @pytest.fixture
@@ -38,15 +35,6 @@ def two(new_database_url, tmp_path):
                            ROUNDS_ALLOW_PRIVATE_ADDRESSES="true") as started:
         yield started
 
-
-def eventually(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {WAIT:g} s waiting for {what}")
 
 
 def sign_in_and_approve(base_url: str, client_id: str, username: str, password: str, challenge: str) -> str:

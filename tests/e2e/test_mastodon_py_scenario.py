@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from mastodon import Mastodon
 from PIL import Image
 
 from tests.e2e.test_mastodon_py_login import approve_in_browser
+from tests.support.apps import eventually
 from tests.support.processes import running_instances
 
 pytestmark = pytest.mark.e2e
 SCOPES = ["read", "write", "follow", "push"]
 PASSWORD = "a long password for ann"
-WAIT = 30.0
 
 
 @pytest.fixture
@@ -29,15 +27,6 @@ def two(new_database_url, tmp_path):
                            ROUNDS_ALLOW_PRIVATE_ADDRESSES="true") as started:
         yield started
 
-
-def eventually(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {WAIT:g} s waiting for {what}")
 
 
 def logged_in(instance, username: str, password: str) -> Mastodon:

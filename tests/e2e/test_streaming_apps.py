@@ -23,6 +23,7 @@ import pytest
 from mastodon import Mastodon, StreamListener
 
 from tests.e2e.test_mastodon_py_login import approve_in_browser
+from tests.support.apps import eventually, person
 from tests.support.javascript import JS, ensure_installed
 from tests.support.processes import ROUNDS, Instance
 
@@ -75,24 +76,6 @@ def pair(new_database_url, tmp_path, engine_name) -> Iterator[tuple[Instance, In
                 process.kill()
 
 
-def person(instance: Instance, username: str, role: str = "member", password: str | None = None) -> Mastodon:
-    extra = ("--password-stdin",) if password else ()
-    created = instance.cli("accounts", "create", username, "--email", f"{username}@{instance.name}.test",
-                           "--role", role, *extra, stdin=f"{password}\n" if password else None)
-    assert created.returncode == 0, created.stderr
-    token = instance.cli("accounts", "token", username, "--scopes", "read write follow")
-    assert token.returncode == 0, token.stderr
-    return Mastodon(access_token=token.stdout.strip(), api_base_url=instance.base_url)
-
-
-def eventually(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {WAIT:g} s waiting for {what}")
 
 
 class Heard(StreamListener):

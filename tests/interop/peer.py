@@ -15,14 +15,12 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from mastodon import Mastodon
 
 from tests.support import javascript
 from tests.support.processes import Instance
@@ -33,7 +31,6 @@ ENABLE_HINT = ("the Fedify interop tests need npm (Debian: `apt-get install npm`
                "they install Fedify and Node 24 into tests/js themselves")
 CAVAGE = "draft-cavage-http-signatures-12"
 RFC9421 = "rfc9421"
-WAIT = 30.0
 
 
 def ensure_fedify() -> Path:
@@ -50,15 +47,6 @@ def ensure_fedify() -> Path:
     assert installed.returncode == 0, f"npm ci in {javascript.JS} failed:\n{installed.stdout}\n{installed.stderr}"
     return javascript.NODE
 
-
-def eventually(check: Callable[[], Any], what: str, wait: float = WAIT) -> Any:
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {wait:g} s waiting for {what}")
 
 
 class PeerError(Exception):
@@ -145,15 +133,6 @@ class FedifyPeer:
     def followers(self, name: str) -> dict[str, str]:
         return self.state()["followers"][name]
 
-
-def person(instance: Instance, username: str, role: str = "member") -> Mastodon:
-    """An account made with the CLI (staff are unlocked, members approve followers), with a token."""
-    created = instance.cli("accounts", "create", username, "--email", f"{username}@{instance.name}.test",
-                           "--role", role)
-    assert created.returncode == 0, created.stderr
-    token = instance.cli("accounts", "token", username, "--scopes", "read write follow")
-    assert token.returncode == 0, token.stderr
-    return Mastodon(access_token=token.stdout.strip(), api_base_url=instance.base_url)
 
 
 def assert_every_request_verified(peer: FedifyPeer, instance: Instance) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.interop.peer import CAVAGE, RFC9421, FedifyPeer, assert_every_request_verified, eventually, person
+from tests.interop.peer import CAVAGE, RFC9421, FedifyPeer, assert_every_request_verified
+from tests.support.apps import eventually, person
 from tests.support.processes import Instance
 
 pytestmark = pytest.mark.e2e

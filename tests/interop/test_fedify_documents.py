@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.interop.peer import FedifyPeer, assert_every_request_verified, eventually, person
+from tests.interop.peer import FedifyPeer, assert_every_request_verified
+from tests.support.apps import eventually, person
 from tests.support.processes import Instance
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,8 @@ from sqlmodel import select
 
 from storage.engine import Database
 from storage.tables.queues import InboxItem
-from tests.interop.peer import CAVAGE, RFC9421, FedifyPeer, eventually, person
+from tests.interop.peer import CAVAGE, RFC9421, FedifyPeer
+from tests.support.apps import eventually, person
 from tests.support.processes import Instance
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,8 @@ import io
 import pytest
 from PIL import Image
 
-from tests.interop.peer import FedifyPeer, assert_every_request_verified, eventually, person
+from tests.interop.peer import FedifyPeer, assert_every_request_verified
+from tests.support.apps import eventually, person
 from tests.support.processes import Instance
 
 pytestmark = pytest.mark.e2e

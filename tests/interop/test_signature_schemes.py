@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.interop.peer import CAVAGE, RFC9421, FedifyPeer, eventually, person
+from tests.interop.peer import CAVAGE, RFC9421, FedifyPeer
+from tests.support.apps import eventually, person
 from tests.support.processes import Instance
 
 pytestmark = pytest.mark.e2e

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -56,6 +57,7 @@ PYTHON = sys.executable
 ROUNDS = str(Path(sys.executable).with_name("rounds"))
 SECRET = "bench-secret-" + "b" * 40
 IN_FLIGHT = 64
+PARTS = ("ingest", "fan-out")  # ingest also measures memory, the worker and the GET storm
 KEYS = 16
 
 
@@ -328,12 +330,23 @@ def fresh_database(engine_name: str, directory: Path) -> str:
 
 # --- the workloads --------------------------------------------------------------------------
 
-def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_name: str, work: Path,
-           peer_port: int, sign_rate: float, database_url: str | None = None) -> None:
+def run_engine(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_name: str, work: Path,
+               peer_port: int, sign_rate: float, *, database_url: str | None = None,
+               parts: tuple[str, ...] = PARTS, profile: Path | None = None) -> None:
     database_url = database_url or fresh_database(engine_name, work)
     target = Target(database_url, work, free_port())
     target.cli("init")
     target.cli("accounts", "create", "bench", "--email", "bench@example.org", "--role", "staff")
+    if "ingest" in parts:
+        ingest(report, keys, sizes, engine_name, target, peer_port)
+    if "fan-out" in parts:
+        fan_out(report, target, sizes, engine_name, peer_port, sign_rate, profile)
+
+
+def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_name: str, target: Target,
+           peer_port: int) -> None:
+    """Inbox ingest (cold and warm keys), memory, the worker's rate, and the GET storm."""
+    work, database_url = target.directory, target.database_url
     inbox, recipient = f"{target.base_url}/inbox", f"{target.base_url}/users/bench"
     half = sizes.ingest // 2
 
@@ -406,7 +419,6 @@ def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_n
     with process([PYTHON, "-c", BARE_APP, str(bare_port)], log=work / "bare.log",
                  ready=answers(f"http://127.0.0.1:{bare_port}/"), what="the bare app answering"):
         bare = drive([("GET", f"http://127.0.0.1:{bare_port}/", {}, None)] * len(storm))
-    fan_out(report, target, sizes, engine_name, peer_port, sign_rate)
     report.add(f"{engine_name} GET storm", got.rate, "req/s", bare.rate, "bare Starlette JSON")
     report.add(f"{engine_name} GET storm p99", got.percentile(0.99), "ms", bare.percentile(0.99), "bare Starlette JSON")
 
@@ -453,7 +465,8 @@ def seed_followers(target: Target, username: str, sizes: Sizes, peer_port: int, 
     return asyncio.run(seed())
 
 
-def fan_out(report: Report, target: Target, sizes: Sizes, engine_name: str, peer_port: int, sign_rate: float) -> None:
+def fan_out(report: Report, target: Target, sizes: Sizes, engine_name: str, peer_port: int, sign_rate: float,
+            profile: Path | None = None) -> None:
     cases = {"a": ("shared inboxes", True, False), "b": ("no shared inboxes", False, False),
              "c": (f"no shared inboxes, {SLOW_HOSTS} slow and {DEAD_HOSTS} dead hosts", False, True)}
     healthy_counts = {}
@@ -468,6 +481,8 @@ def fan_out(report: Report, target: Target, sizes: Sizes, engine_name: str, peer
             token = target.cli("accounts", "token", f"fan_{case}").strip()
             signer = f"(SELECT id FROM actors WHERE username = 'fan_{case}' AND domain IS NULL)"
             cpu_before = cpu_seconds(server.pid)
+            profiler = start_profiler(server.pid, profile / f"fan-out-{case}-{engine_name}.txt") \
+                if profile is not None and case == "b" else None
             posted = httpx.post(f"{target.base_url}/api/v1/statuses", headers={"Authorization": f"Bearer {token}"},
                                 json={"status": f"Fan-out {case}", "visibility": "public"}, timeout=60)
             assert posted.status_code == 200, posted.text
@@ -481,6 +496,8 @@ def fan_out(report: Report, target: Target, sizes: Sizes, engine_name: str, peer
             wait_until(lambda query=delivered, goal=wanted: target.count(query) >= goal,
                        f"fan-out ({case}) reaching the healthy hosts", timeout=3600)
             cpu = cpu_seconds(server.pid) - cpu_before
+            if profiler is not None:
+                stop_profiler(profiler)
             spans = target.rows(f"SELECT min(created_at), max(delivered_at) FROM deliveries "
                                 f"WHERE {healthy} AND state = 'delivered'")
             seconds = (parse_time(spans[1]) - parse_time(spans[0])).total_seconds()
@@ -494,6 +511,55 @@ def fan_out(report: Report, target: Target, sizes: Sizes, engine_name: str, peer
             report.figures[f"{engine_name} fan-out ({case}) delivered"] = wanted
     report.add(f"{engine_name} fan-out: healthy hosts with dead and slow ones", times["c"], "s", times["b"],
                "no faults")
+
+
+# --- profiles -------------------------------------------------------------------------------------
+
+PY_SPY = Path(sys.executable).with_name("py-spy")
+
+
+def start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling `pid` into `output` (collapsed stacks) until `stop_profiler`; None without py-spy."""
+    if not PY_SPY.exists():
+        print("   (no profile: `pip install py-spy` into this environment to get one)", flush=True)
+        return None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([str(PY_SPY), "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
+                             "--nonblocking", "--output", str(output)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
+    profiler.send_signal(signal.SIGINT)
+    try:
+        profiler.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+        profiler.wait()
+    output = Path(profiler.args[-1])  # type: ignore[index]
+    if output.exists():
+        summary = profile_summary(output.read_text())
+        output.with_suffix(".summary.txt").write_text(summary)
+        print(summary, flush=True)
+
+
+def profile_summary(collapsed: str, top: int = 25) -> str:
+    """The functions that held the CPU longest, counting each once per sample (inclusive), from
+    py-spy's collapsed stacks (`frame;frame;… count` per line); the project's own code marked."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        samples = int(count)
+        total += samples
+        for frame in set(stack.split(";")):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])
+    lines = [f"   {total} samples; functions by share of samples (inclusive):"]
+    lines += [f"   {100 * count / max(total, 1):5.1f}%  {frame}" for frame, count in ranked[:top]]
+    return "\n".join(lines)
 
 
 def parse_time(value: Any) -> datetime:
@@ -522,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("sqlite", "postgresql", "all"), default="sqlite")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where the figures go")
     parser.add_argument("--database-url", help="an empty database to use (one engine only)")
+    parser.add_argument("--only", choices=PARTS, help="run one part (ingest covers memory, worker, GET storm)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="profile the server with py-spy during fan-out (b); stacks and a summary go to DIR")
     args = parser.parse_args(argv)
     if args.database_url and args.engine == "all":
         parser.error("--database-url names one database: choose one --engine")
@@ -540,7 +609,9 @@ def main(argv: list[str] | None = None) -> int:
                       str(sizes.actors), str(SLOW_HOSTS)], log=work / "peer.log",
                      ready=answers(f"{actor_uri(peer_port, sizes.domains, 0)}"), what="the peer answering"):
             for engine_name in (("sqlite", "postgresql") if args.engine == "all" else (args.engine,)):
-                ingest(report, keys, sizes, engine_name, work, peer_port, sign_rate, args.database_url)
+                run_engine(report, keys, sizes, engine_name, work, peer_port, sign_rate,
+                           database_url=args.database_url, parts=(args.only,) if args.only else PARTS,
+                           profile=args.profile)
     print()
     print(report.table())
     args.json.write_text(json.dumps({"sizes": sizes.__dict__, "figures": report.figures,

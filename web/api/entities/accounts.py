@@ -85,7 +85,7 @@ def account(actor: Actor, batch: AccountBatch, urls: LocalUrls) -> dict[str, Any
     role = batch.roles.get(actor.id)
     highlighted = [] if role is None or not ROLES[role][3] else [
         {"id": ROLES[role][0], "name": ROLES[role][1], "color": ""}]
-    return {
+    entity: dict[str, Any] = {
         "id": entity_id(actor.id),
         "username": actor.username,
         "acct": acct_of(actor),
@@ -113,6 +113,14 @@ def account(actor: Actor, batch: AccountBatch, urls: LocalUrls) -> dict[str, Any
         "roles": highlighted,
         "fields": [{"name": field["name"], "value": field["value"], "verified_at": None} for field in actor.fields],
     }
+    if actor.silenced_at is not None:
+        entity["limited"] = True
+    if actor.suspended_at is not None:
+        # As Mastodon shows a suspended account: that it is, and nothing it wrote about itself.
+        entity.update(suspended=True, display_name="", note="", fields=[], avatar=missing_avatar(urls),
+                      avatar_static=missing_avatar(urls), header=missing_header(urls),
+                      header_static=missing_header(urls))
+    return entity
 
 
 def role_entity(role: str) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 import pytest
 
 from storage.tables import utcnow
-from web.api.entities.formats import missing_avatar
 from tests.conftest import add_account, add_remote_actor
+from web.api.entities.formats import missing_avatar
 
 pytestmark = pytest.mark.without_workers
 

@@ -5,7 +5,8 @@ Announce, Create, Update) and the same event between two local people (which nev
 federates) notify through the same rules:
 
     only local recipients; never oneself; nothing from someone the recipient blocks or
-    mutes with notifications, nor about a thread they muted; once per event (the row's `key`, unique per recipient, so a
+    mutes with notifications, nor about a thread they muted; from a silenced account or domain
+    only if the recipient follows it; once per event (the row's `key`, unique per recipient, so a
     redelivered activity or a repeated action adds nothing)
 
 Everything runs in the caller's transaction. Undoing the event (Undo of a Like, Announce
@@ -27,12 +28,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.threads import muted_thread_statuses
 from actors.visibility import local_viewer_may_see
+from moderation.domains import block_covering
 from storage.events import StreamEvent, publish
 from storage.ids import new_id
 from storage.tables import Actor, Block, Follow, Mention, Mute, Notification, Status, utcnow
 
 # Mastodon's kinds that Rounds can produce (its admin.* and severed_relationships are not made here).
-KINDS = frozenset({"mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update"})
+# `moderation_warning` comes from the instance actor; its `occasion` is the AccountWarning's id.
+KINDS = frozenset({"mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update",
+                   "moderation_warning"})
 
 
 def notification_key(kind: str, from_actor: Actor, status: Status | None = None, occasion: str = "") -> str:
@@ -52,6 +56,20 @@ async def silenced(session: AsyncSession, recipient_id: int, sender_id: int, now
         Mute.actor_id == recipient_id, Mute.target_id == sender_id, Mute.notifications,
         or_(Mute.expires_at.is_(None), Mute.expires_at > now)))  # type: ignore[union-attr,operator]
     return muted.first() is not None
+
+
+async def limited_stranger(session: AsyncSession, recipient_id: int, sender: Actor) -> bool:
+    """Is the sender silenced or suspended (itself, or its domain) and not followed by the
+    recipient? Such accounts notify only the people who follow them (Mastodon's limited accounts)."""
+    if sender.silenced_at is None and sender.suspended_at is None:
+        if sender.domain is None:
+            return False
+        block = await block_covering(session, sender.domain)
+        if block is None or block.severity not in ("silence", "suspend"):
+            return False
+    followed = await session.exec(select(Follow.id).where(
+        Follow.follower_id == recipient_id, Follow.followee_id == sender.id, Follow.state == "accepted"))
+    return followed.first() is None
 
 
 def _insert_dialect(session: AsyncSession):
@@ -76,6 +94,9 @@ async def notify(session: AsyncSession, *, recipient: Actor, kind: str, from_act
     if await silenced(session, recipient.id, from_actor.id, moment):
         return None
     if status is not None and await muted_thread_statuses(session, recipient.id, [status.id]):
+        return None
+    # A follow request is the exception: it waits for the recipient's approval, so they must hear of it.
+    if kind != "follow_request" and await limited_stranger(session, recipient.id, from_actor):
         return None
     insert = _insert_dialect(session)
     statement = (

@@ -1,6 +1,7 @@
 """Remote actors: a cache in the `actors` table, filled by signed fetches, and their keys.
 
-Key lookup for signature checks: memory first, then the table, then a fetch of the key's
+Actors on a domain the policy refuses (suspended, or outside the network or allowlist) are
+never fetched. Key lookup for signature checks: memory first, then the table, then a fetch of the key's
 actor. After a failed verification with a cached key the caller may ask for a refresh,
 which refetches at most once per `refresh_interval` per actor (key rotation, without
 letting a flood of bad signatures make us fetch endlessly).
@@ -22,6 +23,7 @@ from actors.urls import LocalUrls
 from federation.documents import DocumentError, RemoteActorDocument, host_of, parse_actor
 from federation.fetch import Fetcher, FetchError
 from federation.httpsig import SignatureError, load_public_key_pem
+from moderation.policy import DomainPolicy
 from storage.engine import Database
 from storage.tables import Actor
 
@@ -57,12 +59,14 @@ class RemoteActors:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         refresh_interval: timedelta = timedelta(minutes=5),
+        policy: DomainPolicy | None = None,
     ) -> None:
         self._database = database
         self._fetcher = fetcher
         self._urls = urls
         self._clock = clock
         self._refresh_interval = refresh_interval
+        self._policy = policy
         self._keys: dict[str, ActorKey] = {}
         self._fetched_at: dict[str, datetime] = {}
 
@@ -82,6 +86,13 @@ class RemoteActors:
                 return actor
         if self._urls.local_username(uri) is not None or uri == self._urls.instance_actor:
             raise ActorUnavailable(uri, "local actors are not fetched")
+        if self._policy is not None:
+            try:
+                refusal = (await self._policy.load(self._database)).refusal(host_of(uri))
+            except DocumentError:
+                refusal = "not an http(s) URL"
+            if refusal:
+                raise ActorUnavailable(uri, refusal)
         try:
             document = parse_actor(await self._fetcher.fetch_activity(uri))
         except FetchError as error:

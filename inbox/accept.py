@@ -69,8 +69,10 @@ async def accept(
         key_host = host_of(signature.key_id)
     except DocumentError:
         return Rejected(401, "signature keyId is not an http(s) URL")
-    # Refuse a blocked domain before fetching anything from it (checklist A13).
-    refusal = policy.refusal(key_host)
+    # Refuse a blocked domain before fetching anything from it (checklist A13). The policy is a
+    # snapshot cached for a few seconds: no query here on most requests.
+    rules = await policy.load(database)
+    refusal = rules.refusal(key_host)
     if refusal:
         return Rejected(403, refusal)
     try:
@@ -87,6 +89,9 @@ async def accept(
         return Rejected(400, f"not an activity: {error}")
     if host_of(activity_id) != host_of(actor_uri):
         return Rejected(400, "the activity's id is not on its actor's host")
+    refusal = rules.actor_refusal(actor_uri) or rules.refusal(host_of(actor_uri))
+    if refusal:
+        return Rejected(403, refusal)
 
     try:
         key = await actors.key(signature.key_id)
@@ -102,6 +107,9 @@ async def accept(
         key = refreshed
     if key.actor_uri != actor_uri and activity_type != "Delete":
         return Rejected(401, f"signed by {key.actor_uri}, but the activity's actor is {actor_uri}")
+    refusal = rules.actor_refusal(key.actor_uri)
+    if refusal:
+        return Rejected(403, refusal)
     # A Delete signed by someone else is one forwarded by a server that boosted the post: kept
     # under its signer, and applied only once its origin confirms the post is gone (inbox.forwarding).
     stored = await _store(database, activity_id, activity_type, key.actor_uri, delivery.body, now)

@@ -10,6 +10,7 @@ from actors.accounts import find_local_actor
 from actors.notifications import notify, withdraw
 from federation.documents import DocumentError, id_of
 from inbox.context import Activity, HandlerContext, Ignore
+from moderation.domains import block_covering
 from storage.tables import Actor, Block, Follow, Tombstone
 
 
@@ -39,12 +40,21 @@ async def on_follow(session: AsyncSession, h: HandlerContext, activity: Activity
     if blocked.first() is not None:
         await h.replies.reject_follow(session, follow, target, actor)
         return "rejected: blocked"
-    if follow.state == "accepted" or not target.locked:
+    if follow.state == "accepted" or not (target.locked or await _limited(session, actor)):
         await h.replies.accept_follow(session, follow, target, actor)
         await notify(session, recipient=target, kind="follow", from_actor=actor, now=h.clock())
         return "accepted"
     await notify(session, recipient=target, kind="follow_request", from_actor=actor, now=h.clock())
     return "pending approval"
+
+
+async def _limited(session: AsyncSession, actor: Actor) -> bool:
+    """A silenced account, or one on a silenced domain: its follows wait for approval even when
+    the account followed is not locked (Mastodon's limited accounts)."""
+    if actor.silenced_at is not None:
+        return True
+    block = await block_covering(session, actor.domain) if actor.domain else None
+    return block is not None and block.severity == "silence"
 
 
 async def _our_follow(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> Follow:

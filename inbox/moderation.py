@@ -8,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from federation.html import clean_text
 from inbox.context import Activity, HandlerContext, Ignore
 from inbox.follows import local_target
+from moderation.domains import block_covering
 from storage.tables import Actor, Report, Status
 
 MAX_COMMENT = 1000
@@ -15,6 +16,9 @@ MAX_FLAGGED_OBJECTS = 100
 
 
 async def on_flag(session: AsyncSession, h: HandlerContext, activity: Activity, actor: Actor) -> str:
+    block = await block_covering(session, actor.domain) if actor.domain else None
+    if block is not None and (block.reject_reports or block.severity == "suspend"):
+        raise Ignore(f"reports from {actor.domain} are rejected here")
     objects = activity.get("object")
     uris = [objects] if isinstance(objects, str) else objects if isinstance(objects, list) else []
     uris = [uri for uri in uris[:MAX_FLAGGED_OBJECTS] if isinstance(uri, str)]

@@ -24,6 +24,7 @@ from federation.fetch import FetchError
 from inbox.context import Activity, HandlerContext, Ignore
 from inbox.forwarding import apply_forwarded_delete, forward_to_boosters_followers
 from inbox.polls import on_vote, refresh_question, store_question
+from moderation.domains import block_covering
 from storage.tables import Actor, Favourite, Follow, MediaAttachment, Mention, Status, StatusEdit, StatusTag, Tombstone
 
 MAX_ANCESTORS = 16  # how far up a thread an incoming reply makes us fetch
@@ -105,7 +106,7 @@ async def _store(session: AsyncSession, h: HandlerContext, note: NoteDocument, a
     await session.flush()
     for uri in _named(h, note):
         session.add(Mention(status_id=status.id, actor_uri=uri))
-    _add_tags_and_media(session, status, note)
+    await _add_tags_and_media(session, status, note, author)
     return status
 
 
@@ -114,14 +115,22 @@ def _named(h: HandlerContext, note: NoteDocument) -> list[str]:
     return list(dict.fromkeys(note.mentions + tuple(u for u in note.recipients if h.urls.local_username(u))))
 
 
-def _add_tags_and_media(session: AsyncSession, status: Status, note: NoteDocument) -> None:
+async def _add_tags_and_media(session: AsyncSession, status: Status, note: NoteDocument, author: Actor) -> None:
     for name in note.hashtags:
         session.add(StatusTag(status_id=status.id, name=name))
+    if note.attachments and author.domain and await _media_rejected(session, author.domain):
+        return
     for position, media in enumerate(note.attachments):
         session.add(MediaAttachment(status_id=status.id, position=position, remote_url=media.url,
                                     media_type=media.media_type,
                                     description=media.description, blurhash=media.blurhash,
                                     width=media.width, height=media.height))
+
+
+async def _media_rejected(session: AsyncSession, domain: str) -> bool:
+    """The domain's block says `reject_media`: its attachments are neither kept nor shown here."""
+    block = await block_covering(session, domain)
+    return block is not None and (block.reject_media or block.severity == "suspend")
 
 
 async def _unknown_ancestors(session: AsyncSession, h: HandlerContext,
@@ -191,7 +200,9 @@ async def _replace_details(session: AsyncSession, h: HandlerContext, status: Sta
             session.add(Mention(status_id=status.id, actor_uri=uri))
     await session.exec(delete(StatusTag).where(StatusTag.status_id == status.id))  # type: ignore[call-overload]
     await session.exec(delete(MediaAttachment).where(MediaAttachment.status_id == status.id))  # type: ignore[call-overload]
-    _add_tags_and_media(session, status, note)
+    author = await session.get(Actor, status.actor_id)
+    assert author is not None
+    await _add_tags_and_media(session, status, note, author)
     await session.flush()
 
 

@@ -2,7 +2,12 @@
 and, in `allowlist` mode, the allowed domains. An entry applies to the domain and its subdomains.
 
 `save_block` and `lift_block` are the one way entries change (admin API, CLI, CSV import,
-subscribed blocklists): each records itself in the audit log in the caller's transaction.
+subscribed blocklists): each records itself in the audit log in the caller's transaction, and
+marks this process's cached policy stale once that transaction commits. Saving a suspension
+severs the follows with the domain at once, and newly rejecting its media forgets the
+attachments we hold of it (`moderation.suspension`); purging what we cached from a suspended
+domain is the caller's next step (`purge_domain`, in batches, after the commit).
+`save_allow`/`lift_allow` do the same for the allowlist.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from moderation.audit import record
-from moderation.policy import host_of_domain
-from storage.tables import DomainBlock, utcnow
+from moderation.policy import changed_in, covering_domains, host_of_domain
+from moderation.suspension import drop_media, sever_domain
+from storage.tables import DomainAllow, DomainBlock, utcnow
 
 SEVERITIES = ("silence", "suspend", "noop")
 MAX_COMMENT = 1000
@@ -67,10 +73,7 @@ def normalize_domain(value: str) -> str:
 
 def parents(domain: str) -> list[str]:
     """`a.b.example` → [`a.b.example`, `b.example`, `example`]: the entries that may cover it."""
-    host, _, port = host_of_domain(domain).partition(":")
-    labels = host.split(".")
-    found = [".".join(labels[index:]) for index in range(len(labels))]
-    return [f"{host}:{port}", *found] if port else found
+    return covering_domains(domain)
 
 
 async def block_covering(session: AsyncSession, domain: str) -> DomainBlock | None:
@@ -87,6 +90,8 @@ async def save_block(session: AsyncSession, entry: BlockEntry, *, by: int | None
     entry = entry.checked()
     row = (await session.exec(select(DomainBlock).where(DomainBlock.domain == entry.domain))).first()
     created = row is None
+    was_suspended = row is not None and row.severity == "suspend"
+    rejected_media = row is not None and row.reject_media
     if row is None:
         row = DomainBlock(domain=entry.domain)
     elif not entry.differs_from(row) and row.subscription_id == subscription_id:
@@ -97,6 +102,11 @@ async def save_block(session: AsyncSession, entry: BlockEntry, *, by: int | None
     row.updated_at = utcnow()
     session.add(row)
     await session.flush()
+    changed_in(session)
+    if entry.severity == "suspend" and not was_suspended:
+        await sever_domain(session, entry.domain)
+    if entry.reject_media and not rejected_media:
+        await drop_media(session, entry.domain)
     await record(session, by=by, via=via, action="domain_block.create" if created else "domain_block.update",
                  target_type="domain", target=entry.domain, detail=_describe(entry, reason))
     return row, created
@@ -109,6 +119,7 @@ async def lift_block(session: AsyncSession, domain: str, *, by: int | None, via:
         return False
     await session.delete(row)
     await session.flush()
+    changed_in(session)
     await record(session, by=by, via=via, action="domain_block.delete", target_type="domain", target=row.domain,
                  detail=reason)
     return True
@@ -119,3 +130,29 @@ def _describe(entry: BlockEntry, reason: str) -> str:
                              "reject_reports": entry.reject_reports, "obfuscate": entry.obfuscate}
     text = "; ".join(f"{name}={value}" for name, value in flags.items())
     return f"{text}; {reason}" if reason else text
+
+
+async def save_allow(session: AsyncSession, domain: str, *, by: int | None, via: str) -> tuple[DomainAllow, bool]:
+    """Allow `domain` (allowlist mode); returns the row and whether it is new."""
+    domain = normalize_domain(domain)
+    row = (await session.exec(select(DomainAllow).where(DomainAllow.domain == domain))).first()
+    if row is not None:
+        return row, False
+    row = DomainAllow(domain=domain)
+    session.add(row)
+    await session.flush()
+    changed_in(session)
+    await record(session, by=by, via=via, action="domain_allow.create", target_type="domain", target=domain)
+    return row, True
+
+
+async def lift_allow(session: AsyncSession, domain: str, *, by: int | None, via: str) -> bool:
+    """Remove `domain` from the allowlist; False when it was not there."""
+    row = (await session.exec(select(DomainAllow).where(DomainAllow.domain == normalize_domain(domain)))).first()
+    if row is None:
+        return False
+    await session.delete(row)
+    await session.flush()
+    changed_in(session)
+    await record(session, by=by, via=via, action="domain_allow.delete", target_type="domain", target=row.domain)
+    return True

@@ -77,6 +77,7 @@ class Outbox:
     async def enqueue(self, session: AsyncSession, document: dict[str, Any], signer: Actor,
                       inboxes: Iterable[str | None]) -> int:
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        rules = await self.policy.current(session)  # suspended domains are sent nothing
         count = 0
         for inbox in sorted({inbox for inbox in inboxes if inbox}):
             try:
@@ -84,7 +85,7 @@ class Outbox:
                 host = host_of(inbox)
             except DocumentError:
                 continue  # not an http(s) inbox: nothing can be delivered there
-            if not self.policy.allows(host) or host == self.urls.domain:
+            if not rules.allows(host) or host == self.urls.domain:
                 continue
             session.add(Delivery(activity_uri=document["id"], inbox_uri=inbox, host=host,
                                  signer_id=signer.id, body=body))

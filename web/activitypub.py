@@ -20,6 +20,7 @@ from outbox.documents import activity, note_document
 from storage.tables import Actor, Follow, MediaAttachment, Mention, Pin, Status, StatusTag
 from web.context import context_of
 from web.negotiation import wants_activity_json
+from web.objects import refuse_suspended_signer
 from web.pages import profile_page
 from web.responses import ActivityJSONResponse
 
@@ -28,11 +29,14 @@ OUTBOX_VISIBILITIES = ("public", "unlisted")
 
 
 async def _local_actor_or_404(request: Request) -> Actor:
+    await refuse_suspended_signer(request)
     username = request.path_params["username"]
     async with context_of(request).database.session() as session:
         actor = await find_local_actor(session, username)
     if actor is None:
         raise HTTPException(404, f"no account named {username!r} here")
+    if actor.suspended_at is not None:  # as Mastodon: gone while suspended, so copies elsewhere are dropped
+        raise HTTPException(410, f"the account {username!r} is suspended")
     return actor
 
 
@@ -44,6 +48,7 @@ async def actor(request: Request) -> Response:
 
 
 async def instance_actor(request: Request) -> Response:
+    await refuse_suspended_signer(request)
     ctx = context_of(request)
     async with ctx.database.session() as session:
         found = await session.exec(select(Actor).where(Actor.uri == ctx.urls.instance_actor))

@@ -16,7 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision
-from web import activitypub, api, inbox, media, oauth, objects, pages, signup, streaming, wellknown
+from web import activitypub, api, blocklists, inbox, media, oauth, objects, pages, signup, streaming, wellknown
 from web.context import AppContext
 from web.cors import CORS
 from web.errors import http_exception
@@ -68,7 +68,7 @@ def create_app(
 
     app = Starlette(
         routes=[*wellknown.routes, *inbox.routes, *objects.routes, *activitypub.routes, *pages.routes,
-                *oauth.routes, *signup.routes, *api.routes, *streaming.routes, *media.routes],
+                *oauth.routes, *signup.routes, *api.routes, *streaming.routes, *media.routes, *blocklists.routes],
         middleware=[Middleware(CORS), Middleware(RateLimit, limit=settings.api_rate_limit),
                     Middleware(UploadAwareBodyLimit, max_bytes=settings.max_body_bytes)],
         exception_handlers={HTTPException: http_exception},

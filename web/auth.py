@@ -148,8 +148,10 @@ async def bearer_token(request: Request) -> str | None:
     return None
 
 
-def account_problem(user: User) -> str | None:
-    """Why this person may not act right now, or None."""
+def account_problem(user: User, actor: Actor | None = None) -> str | None:
+    """Why this person may not act right now, or None (a suspension shows only with the `actor`)."""
+    if actor is not None and actor.suspended_at is not None:
+        return "Your account is suspended"
     if user.disabled:
         return "Your login is currently disabled"
     if not user.approved:
@@ -181,7 +183,7 @@ async def optional_viewer(request: Request, scope: str | None = None) -> Viewer 
         return None
     if found.user is None or found.actor is None:
         raise HTTPException(401, USER_REQUIRED)
-    problem = account_problem(found.user)
+    problem = account_problem(found.user, found.actor)
     if problem is not None:
         raise HTTPException(403, problem)
     granted = frozenset(scope_rules.parse(found.token.scopes, default=()))
@@ -203,8 +205,8 @@ async def require_app(request: Request, scope: str | None = None) -> AppToken:
     found = await _lookup(request)
     if found is None:
         raise HTTPException(401, INVALID_TOKEN)
-    if found.user is not None and account_problem(found.user) is not None:
-        raise HTTPException(403, account_problem(found.user))
+    if found.user is not None and account_problem(found.user, found.actor) is not None:
+        raise HTTPException(403, account_problem(found.user, found.actor))
     granted = frozenset(scope_rules.parse(found.token.scopes, default=()))
     _check_scope(granted, scope)
     return AppToken(app=found.app, scopes=granted, token_id=found.token.id,

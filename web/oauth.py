@@ -471,6 +471,8 @@ async def _sign_in(request: Request, browser: BrowserSession, checked: Authoriza
         async with ctx.database.transaction() as db:
             await record_failed_login(db, account_key, address, now)
         return _login_page(request, browser, checked, "Wrong username, email or password.", 401, login=login)
+    if account.actor.suspended_at is not None:
+        return _login_page(request, browser, checked, "This account is suspended.", 403, login=login)
     if account.user.disabled:
         return _login_page(request, browser, checked, "This account is disabled.", 403, login=login)
     if not account.user.approved:

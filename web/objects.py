@@ -16,13 +16,35 @@ from starlette.routing import Route
 from actors.accounts import find_local_actor
 from actors.remote import ActorUnavailable
 from actors.visibility import PUBLICLY_SERVED, remote_server_may_see
+from federation.documents import DocumentError, host_of
 from federation.httpsig import SignatureError, SignedRequest, parse_signature, verify_signature
+from moderation.policy import host_of_domain
 from outbox.documents import activity, note_document
 from storage.tables import Actor, MediaAttachment, Mention, Status, StatusTag
 from web.context import context_of
 from web.responses import ActivityJSONResponse
 
 NOT_FOUND = "no such post here"
+
+
+async def refuse_suspended_signer(request: Request) -> None:
+    """403 for a signed GET whose key lives on a domain this instance suspended. Only the keyId's
+    host is read: a forged claim to be a suspended server only gets the forger refused, so the
+    signature need not be checked. (Servers outside the network or allowlist are answered as
+    anyone unsigned is.)"""
+    header = request.headers.get("signature") or request.headers.get("signature-input")
+    if not header:
+        return
+    ctx = context_of(request)
+    federation = request.app.state.federation
+    target = ctx.urls.base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    try:
+        parsed = parse_signature(SignedRequest("GET", target, request.headers, b""), now=federation.clock())
+        domain = host_of(parsed.key_id)
+    except (SignatureError, DocumentError):
+        return
+    if (await federation.policy.load(ctx.database)).suspended(domain):
+        raise HTTPException(403, f"{host_of_domain(domain)} is suspended by this instance")
 
 
 async def _signer_domain(request: Request) -> str | None:
@@ -55,10 +77,11 @@ async def _status_or_404(request: Request) -> tuple[Status, Actor]:
         raise HTTPException(404, NOT_FOUND)
     if status.deleted_at is not None or status.visibility == "local":
         raise HTTPException(404, NOT_FOUND)
+    await refuse_suspended_signer(request)
     if status.visibility not in PUBLICLY_SERVED:
         domain = await _signer_domain(request)
-        policy = request.app.state.federation.policy
-        allowed = domain is not None and policy.allows(domain)
+        rules = await request.app.state.federation.policy.load(ctx.database)
+        allowed = domain is not None and rules.allows(domain)
         if allowed:
             member = bool(ctx.network and ctx.network.is_member(domain))
             async with ctx.database.session() as session:

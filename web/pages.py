@@ -56,6 +56,8 @@ async def profile_by_handle(request: Request) -> Response:
         person = await find_local_actor(session, username)
     if person is None:
         raise HTTPException(404, f"no account named {username!r} here")
+    if person.suspended_at is not None:
+        raise HTTPException(410, f"the account {username!r} is suspended")
     return await profile_page(request, person)
 
 

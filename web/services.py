@@ -21,7 +21,9 @@ from federation.fetch import Fetcher, make_client
 from federation.httpsig import sign_cavage
 from inbox.context import HandlerContext
 from inbox.process import InboxWorker
+from moderation.blocklist_schedule import BlocklistRefresher
 from moderation.policy import DomainPolicy
+from moderation.suspension import SuspensionPurges
 from outbox.actions import Outbox
 from outbox.delivery import DeliveryWorker
 from storage.tables import Actor, LocalKey
@@ -46,6 +48,8 @@ class Federation:
     delivery_worker: DeliveryWorker
     poll_endings: PollEndings
     media_cleanup: MediaCleanup
+    blocklists: BlocklistRefresher
+    purges: SuspensionPurges
     clock: Callable[[], datetime]
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -55,7 +59,9 @@ class Federation:
         self._tasks = [asyncio.create_task(self.inbox_worker.run(self._stop)),
                        asyncio.create_task(self.delivery_worker.run(self._stop)),
                        asyncio.create_task(self.poll_endings.run(self._stop)),
-                       asyncio.create_task(self.media_cleanup.run(self._stop))]
+                       asyncio.create_task(self.media_cleanup.run(self._stop)),
+                       asyncio.create_task(self.blocklists.run(self._stop)),
+                       asyncio.create_task(self.purges.run(self._stop))]
 
     async def stop_workers(self) -> None:
         self._stop.set()
@@ -86,8 +92,9 @@ async def build_federation(ctx: AppContext, client: httpx.AsyncClient | None = N
                            private_key=instance_key, now=clock())
 
     fetcher = Fetcher(client, sign=sign)
+    # Blocks and allows are read from the database and cached a few seconds (moderation.policy).
     policy = DomainPolicy(mode=ctx.settings.federation_mode, network=ctx.network)
-    actors = RemoteActors(ctx.database, fetcher, ctx.urls, clock=clock)
+    actors = RemoteActors(ctx.database, fetcher, ctx.urls, clock=clock, policy=policy)
     outbox = Outbox(urls=ctx.urls, policy=policy)
     handler_context = HandlerContext(urls=ctx.urls, actors=actors, fetcher=fetcher, replies=outbox,
                                      clock=clock, network=ctx.network)
@@ -97,5 +104,8 @@ async def build_federation(ctx: AppContext, client: httpx.AsyncClient | None = N
         delivery_worker=DeliveryWorker(ctx.database, ctx.keyring, client, clock=clock),
         poll_endings=PollEndings(ctx.database, clock=clock),
         media_cleanup=MediaCleanup(ctx.database, MediaStore(ctx.settings.media_dir, ctx.urls.base_url), clock=clock),
+        blocklists=BlocklistRefresher(ctx.database, fetcher, every=ctx.settings.blocklist_refresh,
+                                      own_domain=ctx.urls.domain, network=ctx.network, clock=clock),
+        purges=SuspensionPurges(ctx.database),
         clock=clock,
     )

@@ -169,6 +169,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROUNDS_STREAM_BUFFER", "stream_buffer", _positive_int, 256,
             "Events a streaming client may fall behind by before it is disconnected.",
             default_text="256"),
+    Setting("ROUNDS_BLOCKLIST_REFRESH", "blocklist_refresh", _positive_int, 3600,
+            "Seconds between refreshes of each subscribed blocklist of another member instance.",
+            default_text="3600"),
 )
 
 
@@ -189,6 +192,7 @@ class Settings:
     api_rate_limit: int = 300
     log_level: str = "info"
     stream_buffer: int = 256
+    blocklist_refresh: int = 3600
 
     @property
     def base_url(self) -> str:

@@ -133,6 +133,8 @@ async def nodeinfo(request: Request) -> Response:
             "members": [{"name": member.name, "domain": member.domain}
                         for member in ctx.network.members],
         }
+        # Served to signed fetches from members only (web.blocklists).
+        metadata["blocklist"] = f"{ctx.urls.base_url}/blocklist"
     document = {
         "version": version,
         "software": software,

@@ -22,7 +22,11 @@ from web.api import (
     statuses,
     timelines,
 )
+from web.api.admin import accounts as admin_accounts
 from web.api.admin import audit as admin_audit
+from web.api.admin import blocklists as admin_blocklists
+from web.api.admin import domains as admin_domains
+from web.api.admin import reports as admin_reports
 
 # Specific account paths (`lookup`, `relationships`, …) come before `/accounts/{id}`.
 routes = [*instance.routes, *accounts.routes, *statuses.routes, *timelines.routes, *fixed.routes]
@@ -40,6 +44,10 @@ routes += markers.routes
 routes += filters.routes
 routes += conversations.routes
 routes += polls.routes
+routes += admin_accounts.routes
 routes += admin_audit.routes
+routes += admin_reports.routes
+routes += admin_blocklists.routes
+routes += admin_domains.routes
 
 __all__ = ["routes"]

@@ -64,9 +64,11 @@ async def follow(request: Request) -> Response:
     viewer = await require_viewer(request, "write:follows")
     params = await request_params(request)
     target = await _target(request, viewer, "You cannot follow yourself")
-    if target.domain is not None and not request.app.state.federation.policy.allows(target.domain):
-        # The Follow could never be delivered, so it would wait as a request forever.
-        raise HTTPException(403, NOT_ALLOWED)
+    if target.domain is not None:
+        rules = await request.app.state.federation.policy.load(context_of(request).database)
+        if not rules.allows(target.domain) or rules.actor_refusal(target.uri):
+            # The Follow could never be delivered, so it would wait as a request forever.
+            raise HTTPException(403, NOT_ALLOWED)
     async with context_of(request).database.transaction() as session:
         if await _blocked_either_way(session, viewer.actor.id, target.id):
             raise HTTPException(403, NOT_ALLOWED)  # as Mastodon's FollowService refuses it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from storage.tables import Actor, Status, User
+from storage.tables import Actor, DomainBlock, Status, User
 from web.api.entities import instance_v1, instance_v2, load_instance_facts
 from web.api.entities.formats import MISSING_AVATAR, MISSING_HEADER
 from web.api.params import get
@@ -48,6 +49,30 @@ async def peers(request: Request) -> Response:
         domains = await session.exec(select(Actor.domain).where(Actor.domain.is_not(None))  # type: ignore[union-attr]
                                      .distinct().order_by(Actor.domain))
         return JSONResponse(list(domains.all()))
+
+
+def obfuscated(domain: str) -> str:
+    """Mastodon's DomainBlock#public_domain: the middle half of the characters (dots kept) becomes
+    `*` (`spam.example` → `spam.****ple`), so the domain can be recognised, not read."""
+    length = len(domain)
+    visible = length // 4
+    return "".join("*" if visible < index < length - visible and char != "." else char
+                   for index, char in enumerate(domain))
+
+
+async def domain_blocks(request: Request) -> Response:
+    """The instance's silences and suspensions as Mastodon shows them to anyone: domain (obfuscated
+    where asked), its sha256 digest, severity and the public comment; never the private comment."""
+    async with context_of(request).database.session() as session:
+        rows = (await session.exec(select(DomainBlock).where(
+            DomainBlock.severity.in_(("silence", "suspend")))  # type: ignore[attr-defined]
+            .order_by(DomainBlock.domain))).all()
+    return JSONResponse([
+        {"domain": obfuscated(row.domain) if row.obfuscate else row.domain,
+         "digest": hashlib.sha256(row.domain.encode()).hexdigest(), "severity": row.severity,
+         "comment": row.public_comment or None}
+        for row in rows
+    ])
 
 
 async def activity(request: Request) -> Response:
@@ -95,6 +120,7 @@ routes = [
     *get("/api/v2/instance", v2),
     *get("/api/v1/instance/rules", rules),
     *get("/api/v1/instance/peers", peers),
+    *get("/api/v1/instance/domain_blocks", domain_blocks),
     *get("/api/v1/instance/activity", activity),
     *get("/api/v1/instance/translation_languages", translation_languages),
     *get("/api/v1/custom_emojis", custom_emojis),

@@ -27,6 +27,7 @@ from actors.remote import ActorUnavailable
 from actors.visibility import local_viewer_may_see
 from federation.documents import ACTOR_TYPES, NOTE_TYPES, DocumentError, host_of, parse_note, same_origin, type_of
 from federation.fetch import FetchError
+from moderation.policy import DomainRules
 from storage.tables import Actor, Follow, Status, StatusTag, Tombstone, User
 from web.api.entities import account, load_accounts, render_status, status_tag
 from web.api.params import get, query_bool
@@ -205,12 +206,15 @@ async def _by_handle(ctx: AppContext, federation: Federation, user: str, domain:
             return local if local is not None and await _active(session, local) else None
         known = (await session.exec(select(Actor).where(
             Actor.username_key == user.lower(), func.lower(Actor.domain) == domain))).first()
-    if known is not None or not resolve or not federation.policy.allows(domain):
+    rules = await federation.policy.load(ctx.database)
+    if known is not None and (not rules.allows(domain) or rules.actor_refusal(known.uri)):
+        return None  # a suspended domain or account is not found by search
+    if known is not None or not resolve or not rules.allows(domain):
         return known
     scheme = "https" if ctx.settings.https else "http"
     try:
         finger = await federation.fetcher.webfinger(f"{user}@{domain}", scheme=scheme)
-        if not federation.policy.allows(host_of(finger.actor_url)):
+        if not rules.allows(host_of(finger.actor_url)):
             return None
         actor = await federation.actors.resolve(finger.actor_url)
         if (actor.username_key, actor.domain) == (user.lower(), domain):
@@ -236,11 +240,14 @@ async def _active(session: AsyncSession, actor: Actor) -> bool:
 
 async def _by_url(ctx: AppContext, federation: Federation, url: str, resolve: bool) -> Actor | Status | None:
     known = await _known_by_url(ctx, url)
-    if known is not None or not resolve:
-        return known
+    rules = await federation.policy.load(ctx.database)
+    if known is not None:
+        return known if await _allowed(ctx, rules, known) else None
+    if not resolve:
+        return None
     try:
         host = host_of(url)
-        if host == ctx.urls.domain or not federation.policy.allows(host):
+        if host == ctx.urls.domain or not rules.allows(host):
             return None
         document = await federation.fetcher.fetch_activity(url)
         kind = type_of(document)
@@ -252,6 +259,21 @@ async def _by_url(ctx: AppContext, federation: Federation, url: str, resolve: bo
         log.info("search: %s not resolved: %s", url, error)
         return None
     return None  # some other kind of object: nothing a search answers
+
+
+async def _allowed(ctx: AppContext, rules: DomainRules, found: Actor | Status) -> bool:
+    """Is what search found from a domain or account that is not suspended here?"""
+    if isinstance(found, Status):
+        if found.local:
+            return True
+        async with ctx.database.session() as session:
+            author = await session.get(Actor, found.actor_id)
+        if author is None:
+            return False
+        found = author
+    if found.domain is None:
+        return True
+    return rules.allows(found.domain) and rules.actor_refusal(found.uri) is None
 
 
 async def _known_by_url(ctx: AppContext, url: str) -> Actor | Status | None:

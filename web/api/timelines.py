@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from actors.visibility import visible_to
+from moderation.policy import limited_author
 from storage.tables import Follow, Status, StatusTag
 from web.api.listing import (
     boost_shown,
@@ -30,6 +31,7 @@ def public_statuses(viewer_id: int | None, *, local: bool = False, remote: bool 
     levels = ["public"] if viewer_id is None or remote else ["public", "local"]
     query = select(Status).where(Status.visibility.in_(levels), Status.reblog_of_id.is_(None),  # type: ignore[union-attr]
                                  visible_to(viewer_id), not_blocked_by(viewer_id), not_muted_by(viewer_id))
+    query = query.where(shown_unless_limited(viewer_id))
     if local:
         query = query.where(Status.local)
     elif remote:
@@ -37,6 +39,16 @@ def public_statuses(viewer_id: int | None, *, local: bool = False, remote: bool 
     if only_media:
         query = query.where(with_media())
     return query
+
+
+def shown_unless_limited(viewer_id: int | None) -> ColumnElement[bool]:
+    """Posts of silenced (or suspended) accounts and domains reach public feeds only for the
+    people who follow their author (Mastodon's limited accounts)."""
+    if viewer_id is None:
+        return ~limited_author(Status.actor_id)
+    follows = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Status.actor_id,
+                             Follow.state == "accepted")
+    return or_(~limited_author(Status.actor_id), Status.actor_id == viewer_id, follows)
 
 
 def _public_query(request: Request, viewer_id: int | None) -> Select[Any]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.urls import LocalUrls
-from storage.tables import Notification, Status
+from storage.tables import AccountWarning, Notification, Status
 from web.api.entities.accounts import account, load_accounts
+from web.api.entities.admin import account_warning, warning_id_of
 from web.api.entities.formats import entity_id, iso_datetime
 from web.api.entities.statuses import load_statuses, status_entity
 
@@ -39,7 +41,13 @@ async def render_notifications(session: AsyncSession, rows: Sequence[tuple[Notif
     """Entities for (notification, its status or None) pairs, in order."""
     if not rows:
         return []
-    senders = await load_accounts(session, {notification.from_actor_id for notification, _ in rows})
+    warning_ids = [warning_id_of(notification.key) for notification, _ in rows
+                   if notification.kind == "moderation_warning"]
+    warnings = {warning.id: warning for warning in (await session.exec(select(AccountWarning).where(
+        AccountWarning.id.in_([wid for wid in warning_ids if wid is not None])))).all()}  # type: ignore[attr-defined] if warning_ids else {}
+    # The recipients are the warnings' target accounts.
+    senders = await load_accounts(session, {notification.from_actor_id for notification, _ in rows}
+                                  | {warning.target_id for warning in warnings.values()})
     statuses = [status for _, status in rows if status is not None]
     batch = await load_statuses(session, statuses, viewer_id, context="notifications") if statuses else None
     entities = []
@@ -55,5 +63,12 @@ async def render_notifications(session: AsyncSession, rows: Sequence[tuple[Notif
         sender = senders.actors.get(notification.from_actor_id)
         if sender is None:
             continue
-        entities.append(notification_entity(notification, account(sender, senders, urls), rendered))
+        entity = notification_entity(notification, account(sender, senders, urls), rendered)
+        if notification.kind == "moderation_warning":
+            warning = warnings.get(warning_id_of(notification.key) or 0)
+            target = senders.actors.get(warning.target_id) if warning is not None else None
+            if warning is None or target is None:
+                continue
+            entity["moderation_warning"] = account_warning(warning, account(target, senders, urls))
+        entities.append(entity)
     return entities

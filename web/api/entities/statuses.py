@@ -214,7 +214,8 @@ def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[s
         "account": account(author, batch.accounts, urls),
         "content": "" if reblog else clean_html(status.content),
         "spoiler_text": clean_text(status.summary),
-        "sensitive": status.sensitive,
+        # A moderator's `sensitive` action on the author marks every attachment (Mastodon's sensitized).
+        "sensitive": status.sensitive or (author.sensitized_at is not None and bool(batch.media.get(status.id))),
         "visibility": status.visibility,
         "language": status.language,
         "in_reply_to_id": entity_id(parent[0]) if parent else None,

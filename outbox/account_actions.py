@@ -8,14 +8,17 @@ marked here (`actors.account_actions`): their own server decides about them else
 
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from actors.account_actions import take_action, undo_action
+from actors.account_actions import resolve_report, take_action, undo_action
+from actors.notifications import forget_status, notify
 from federation.vocab import PUBLIC
+from moderation.audit import record
 from outbox.actions import Outbox
 from outbox.documents import activity
 from storage.ids import new_id
-from storage.tables import AccountWarning, Actor, Report, User
+from storage.tables import AccountWarning, Actor, MediaAttachment, Report, Status, User, utcnow
 
 
 async def send_account_delete(session: AsyncSession, outbox: Outbox, target: Actor) -> int:
@@ -44,3 +47,33 @@ async def lift_from_account(session: AsyncSession, outbox: Outbox, *, moderator:
     if verb == "unsuspend" and changed and target.domain is None:
         await outbox.update_profile(session, target)
     return changed
+
+
+async def delete_status_as_moderator(session: AsyncSession, outbox: Outbox, *, moderator: Actor | None,
+                                     status: Status, author: Actor, text: str = "", report: Report | None = None,
+                                     instance_actor: Actor, via: str = "api") -> AccountWarning | None:
+    """A moderator removes a post: a local one is deleted as its author's own Delete would be
+    (federated); a remote one is dropped here (its server decides about its own copy). Audited;
+    `report` resolved; a local author is told with a `delete_statuses` warning."""
+    if status.local:
+        await outbox.delete_status(session, status, author)
+    else:
+        status.deleted_at, status.content, status.summary = utcnow(), "", ""
+        session.add(status)
+        await session.exec(delete(MediaAttachment).where(MediaAttachment.status_id == status.id))  # type: ignore[call-overload]
+        await forget_status(session, status)
+    if report is not None:
+        await resolve_report(session, report, moderator, via=via)
+    await record(session, by=moderator.id if moderator else None, action="status.delete", target_type="status",
+                 target=status.id, detail="; ".join(part for part in (
+                     f"by {author.username}@{author.domain or 'local'}", f"report {report.id}" if report else "",
+                     text) if part), via=via)
+    if author.domain is not None:
+        return None
+    warning = AccountWarning(target_id=author.id, action="delete_statuses", text=text, status_ids=str(status.id),
+                             report_id=report.id if report is not None else None)
+    session.add(warning)
+    await session.flush()
+    await notify(session, recipient=author, kind="moderation_warning", from_actor=instance_actor,
+                 occasion=str(warning.id))
+    return warning

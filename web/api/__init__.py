@@ -27,6 +27,7 @@ from web.api.admin import audit as admin_audit
 from web.api.admin import blocklists as admin_blocklists
 from web.api.admin import domains as admin_domains
 from web.api.admin import reports as admin_reports
+from web.api.admin import statuses as admin_statuses
 
 # Specific account paths (`lookup`, `relationships`, …) come before `/accounts/{id}`.
 routes = [*instance.routes, *accounts.routes, *statuses.routes, *timelines.routes, *fixed.routes]
@@ -49,5 +50,6 @@ routes += admin_audit.routes
 routes += admin_reports.routes
 routes += admin_blocklists.routes
 routes += admin_domains.routes
+routes += admin_statuses.routes
 
 __all__ = ["routes"]

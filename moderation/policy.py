@@ -63,16 +63,26 @@ def limited_author(author_id: Any) -> ColumnElement[bool]:
 
     Read from the tables (not the cached snapshot) so that a timeline query needs no policy at
     hand; domain blocks are few, and the subquery stays one indexed lookup of the author."""
+    return _author_under(author_id, ("silence", "suspend"))
+
+
+def suspended_author(author_id: Any) -> ColumnElement[bool]:
+    """SQL: the account `author_id` is suspended here, itself or by its domain's block."""
+    return _author_under(author_id, ("suspend",))
+
+
+def _author_under(author_id: Any, severities: tuple[str, ...]) -> ColumnElement[bool]:
     author = aliased(Actor)
-    domain_limited = exists().where(
-        DomainBlock.severity.in_(("silence", "suspend")),  # type: ignore[attr-defined]
+    domain_blocked = exists().where(
+        DomainBlock.severity.in_(severities),  # type: ignore[attr-defined]
         or_(author.domain == DomainBlock.domain,
             col(author.domain).like(literal("%.", type_=String) + DomainBlock.domain),
             col(author.domain).like(DomainBlock.domain + literal(":%", type_=String)),
             col(author.domain).like(literal("%.", type_=String) + DomainBlock.domain + literal(":%", type_=String))))
-    return exists().where(author.id == author_id, or_(
-        col(author.silenced_at).is_not(None), col(author.suspended_at).is_not(None),
-        and_(col(author.domain).is_not(None), domain_limited)))
+    own = [col(author.suspended_at).is_not(None)]
+    if "silence" in severities:
+        own.append(col(author.silenced_at).is_not(None))
+    return exists().where(author.id == author_id, or_(*own, and_(col(author.domain).is_not(None), domain_blocked)))
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,19 @@ async def test_account_search_needs_a_signed_in_person_with_read_accounts(ctx, c
     assert (await client.get("/api/v1/accounts/search", params={"q": "ann"}, headers=narrow)).status_code == 403
     scoped = await bearer(ctx, ann, ("read:accounts",))
     assert usernames(await client.get("/api/v1/accounts/search", params={"q": "ann"}, headers=scoped)) == ["ann"]
+
+
+async def test_suspended_accounts_and_accounts_of_suspended_domains_are_not_found(ctx, client):
+    from moderation.domains import BlockEntry, save_block
+    from storage.tables import utcnow
+
+    ann = await add_account(ctx, "ann")
+    await add_remote_actor(ctx, "anna", "inova.test")
+    await add_remote_actor(ctx, "annika", "social.spam.example")
+    await add_remote_actor(ctx, "anders", "noisy.example")
+    await add_account(ctx, "anton", suspended_at=utcnow())
+    async with ctx.database.transaction() as session:
+        await save_block(session, BlockEntry("spam.example", "suspend"), by=None, via="cli")
+        await save_block(session, BlockEntry("noisy.example", "silence"), by=None, via="cli")
+    found = usernames(await client.get("/api/v1/accounts/search", params={"q": "an"}, headers=await bearer(ctx, ann)))
+    assert found == ["ann", "anders", "anna"]  # a silenced domain's account is still found

@@ -27,7 +27,7 @@ from actors.remote import ActorUnavailable
 from actors.visibility import local_viewer_may_see
 from federation.documents import ACTOR_TYPES, NOTE_TYPES, DocumentError, host_of, parse_note, same_origin, type_of
 from federation.fetch import FetchError
-from moderation.policy import DomainRules
+from moderation.policy import DomainRules, suspended_author
 from storage.tables import Actor, Follow, Status, StatusTag, Tombstone, User
 from web.api.entities import account, load_accounts, render_status, status_tag
 from web.api.params import get, query_bool
@@ -172,7 +172,7 @@ async def _accounts_named(session: AsyncSession, prefix: str, query: SearchQuery
                                    User.disabled.is_(False))  # type: ignore[attr-defined]
     statement = (
         select(Actor)
-        .where(or_(Actor.domain.is_not(None), active_person),  # type: ignore[union-attr]
+        .where(or_(Actor.domain.is_not(None), active_person), ~suspended_author(Actor.id),  # type: ignore[union-attr]
                or_(Actor.username_key.startswith(prefix, autoescape=True),  # type: ignore[attr-defined]
                    func.lower(Actor.display_name).startswith(prefix, autoescape=True))))
     if followed_by is not None:

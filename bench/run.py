@@ -18,8 +18,13 @@ Workloads (the README's performance section has the figures and what they taught
 3. memory: the RSS of `rounds serve` idle, after ingest, and after each of three repeated
    warm ingest rounds (growth across them would be a leak).
 
-Not measured yet (see the README): fan-out, the home timeline at a million statuses,
-streaming and the Fedify peer side by side.
+4. fan-out: one post to many followers on the peer's hosts, with shared inboxes, without, and
+   with slow and dead hosts among them: time to the last healthy inbox, deliveries/s, CPU per
+   delivery. Baseline: RSA-2048 signatures per second. `--profile DIR` runs py-spy on the server
+   during fan-out (b) and prints where the samples fell.
+
+`--only ingest|fan-out` runs one part. Not measured yet (see the README): the home timeline at
+a million statuses, streaming and the Fedify peer side by side.
 """
 
 from __future__ import annotations

@@ -82,9 +82,6 @@ RETRYABLE_STATUSES = frozenset({408, 429})
 HOST_HOLD_ROUNDS = 2
 # A healthy host's row is read again at most this often by one worker (failing hosts: every time).
 HOST_STATE_TTL = 1.0
-# Successes to healthy hosts are written together: at most this many, at most this late.
-SUCCESS_BATCH = 100
-SUCCESS_DELAY = 0.05
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -256,9 +253,6 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._healthy_hosts: dict[str, tuple[float, Host]] = {}  # host → (read at, monotonic; its row)
-        self._successes: list[Delivery] = []  # delivered, not yet written (see _record)
-        self._writing_successes = asyncio.Lock()
-        self._success_timer: asyncio.Task[None] | None = None
 
     def notify(self) -> None:
         """New deliveries were committed: claim now rather than at the next poll."""
@@ -267,9 +261,7 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim one batch and settle it; returns how many rows were attempted (not handed back)."""
         rows = await claim_due(self._database, limit=self._batch, now=self._clock(), lease=self._lease)
-        attempted = sum(await asyncio.gather(*(self._deliver(row) for row in rows)))
-        await self._write_successes(now=True)
-        return attempted
+        return sum(await asyncio.gather(*(self._deliver(row) for row in rows)))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set, keeping up to `batch` rows in flight.
@@ -301,7 +293,6 @@ class DeliveryWorker:
             self._stopping = True
             try:
                 await asyncio.gather(*in_flight)
-                await self._write_successes(now=True)
             finally:
                 self._stopping = False
 
@@ -511,21 +502,17 @@ class DeliveryWorker:
     async def _record(self, row: Delivery, outcome: Outcome, *, host_known: bool) -> None:
         """Record the row's outcome and the host's, in one small transaction (host first, then row).
 
-        A plain success to a healthy host, stamped recently, changes nothing of the host: it is
-        written later with others (`_write_successes`), one statement for up to `SUCCESS_BATCH`
-        rows. Until then it is still claimed, so a crash only sends it again (receivers dedupe).
+        Each success is written at once, not batched: a batch would be lost with the process, and
+        a `kill -9` must cost at most the requests in flight a second delivery (tests/faults).
+        A plain success to a healthy host, stamped recently, leaves the host's row alone.
         """
         now = self._clock()
-        if outcome.verdict is Verdict.DELIVERED and outcome.accepts_rfc9421 is None and self._stamped(row.host, now):
-            self._successes.append(row)
-            if len(self._successes) >= SUCCESS_BATCH:
-                await self._write_successes()
-            elif self._success_timer is None or self._success_timer.done():
-                self._success_timer = asyncio.create_task(self._write_successes_soon())
-            return
-        self._healthy_hosts.pop(row.host, None)
+        healthy = (outcome.verdict is Verdict.DELIVERED and outcome.accepts_rfc9421 is None
+                   and self._stamped(row.host, now))
+        if not healthy:
+            self._healthy_hosts.pop(row.host, None)
         async with self._database.transaction() as session:
-            if outcome.verdict not in (Verdict.LOCAL_RETRY, Verdict.UNSENDABLE):
+            if outcome.verdict not in (Verdict.LOCAL_RETRY, Verdict.UNSENDABLE) and not healthy:
                 if not host_known:
                     insert = sqlite_insert if self._database.is_sqlite else postgresql_insert
                     await session.execute(insert(Host).values(host=row.host, consecutive_failures=0)
@@ -542,29 +529,6 @@ class DeliveryWorker:
         cached = self._healthy_hosts.get(host)
         stamp = cached[1].last_success_at if cached is not None else None
         return stamp is not None and now - stamp < SUCCESS_STAMP_INTERVAL
-
-    async def _write_successes_soon(self) -> None:
-        await asyncio.sleep(SUCCESS_DELAY)
-        self._success_timer = None  # from here on it writes, and is never cancelled half-way
-        await self._write_successes()
-
-    async def _write_successes(self, *, now: bool = False) -> None:
-        """Write the successes waiting; `now` also drops a timer still asleep (the worker settles up)."""
-        if now and self._success_timer is not None:
-            self._success_timer.cancel()
-            self._success_timer = None
-        async with self._writing_successes:
-            rows, self._successes = self._successes, []
-            if not rows:
-                return
-            try:
-                async with self._database.transaction() as session:
-                    await session.execute(
-                        _update(Delivery).where(Delivery.id.in_([row.id for row in rows]))
-                        .values(state="delivered", delivered_at=self._clock(), last_error="", claimed_until=None,
-                                attempts=Delivery.attempts + 1))
-            except Exception:
-                log.exception("recording %d deliveries failed; they are sent again when their claim ends", len(rows))
 
     def _row_changes(self, row: Delivery, outcome: Outcome, now: datetime) -> dict[str, object]:
         changes: dict[str, object] = {"claimed_until": None, "attempts": row.attempts + 1}

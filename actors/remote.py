@@ -76,8 +76,9 @@ class RemoteActors:
         found = await session.exec(select(Actor).where(Actor.uri == uri))
         return found.first()
 
-    async def resolve(self, uri: str, *, refresh: bool = False) -> Actor:
-        """The actor at `uri`, from the cache, or fetched (signed) when unknown or `refresh`."""
+    async def resolve(self, uri: str, *, refresh: bool = False, key_id: str | None = None) -> Actor:
+        """The actor at `uri`, from the cache, or fetched (signed) when unknown or `refresh`.
+        With `key_id`, a fetched document that does not list that key is refused, not stored."""
         uri = _without_fragment(uri)
         if not refresh:
             async with self._database.session() as session:
@@ -101,6 +102,8 @@ class RemoteActors:
             raise ActorUnavailable(uri, f"not a usable actor: {error}") from None
         if document.uri != uri:
             raise ActorUnavailable(uri, f"the document names itself {document.uri}")
+        if key_id is not None and document.key_id != key_id:
+            raise ActorUnavailable(key_id, f"the actor {uri} does not list this key")
         self._fetched_at[uri] = self._clock()
         return await self._store(document)
 
@@ -145,7 +148,7 @@ class RemoteActors:
             found = await session.exec(select(Actor).where(Actor.key_id == key_id))
             actor = found.first()
         if actor is None:
-            actor = await self.resolve(_without_fragment(key_id))
+            actor = await self.resolve(_without_fragment(key_id), key_id=key_id)
             if actor.key_id != key_id:
                 raise ActorUnavailable(key_id, f"the actor {actor.uri} does not list this key")
         return self._remember(actor)

@@ -7,10 +7,14 @@ use are ignored. Anything malformed raises `DocumentError` naming the field.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+import idna
 
 from federation.html import clean_html, clean_text
 from federation.vocab import PUBLIC_FORMS
@@ -29,8 +33,34 @@ class DocumentError(ValueError):
     """An ActivityStreams document is missing a field or has one of the wrong shape."""
 
 
+_HOST_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
+
+
+def _ascii_host(hostname: str, uri: str) -> str:
+    """The host as a connection would reach it: IDNA (UTS #46) to ASCII, lower case, no trailing dot.
+
+    Without this, `bücher.test`, `ＢÜCHER.test` and `xn--bcher-kva.test` (or `a.test。evil` and
+    `a.test.evil`) would be different hosts to origin and block checks yet the same host to httpx
+    (checklist B12).
+    """
+    try:
+        return ipaddress.ip_address(hostname).compressed
+    except ValueError:
+        pass
+    host = hostname
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            raise DocumentError(f"{uri!r} does not have a valid host name") from None
+    host = host.lower().rstrip(".")
+    if not host or not all(_HOST_LABEL.fullmatch(label) for label in host.split(".")):
+        raise DocumentError(f"{uri!r} does not have a valid host name")
+    return host
+
+
 def host_of(uri: str) -> str:
-    """Lower-cased `host[:port]` of an http(s) URL; DocumentError for anything else."""
+    """Lower-cased ASCII `host[:port]` of an http(s) URL; DocumentError for anything else."""
     try:
         parts = urlsplit(uri)
         port = parts.port
@@ -38,7 +68,7 @@ def host_of(uri: str) -> str:
         raise DocumentError(f"{uri!r} is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         raise DocumentError(f"{uri!r} is not an http(s) URL")
-    host = parts.hostname.rstrip(".")
+    host = _ascii_host(parts.hostname, uri)
     return f"{host}:{port}" if port else host
 
 

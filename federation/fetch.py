@@ -315,9 +315,18 @@ class WebFingerResult:
 
 
 def _is_activitypub_type(value: object) -> bool:
-    media, _, parameters = str(value).partition(";")
+    media, *parameters = str(value).split(";")
     media = media.strip().lower()
-    return media == ACTIVITY_JSON or (media == "application/ld+json" and AS_CONTEXT in parameters)
+    if media == ACTIVITY_JSON:
+        return True
+    if media != "application/ld+json":
+        return False
+    # `profile` is a space-separated list of URIs (RFC 6906); the AS2 context must be one of them.
+    for parameter in parameters:
+        name, _, given = parameter.partition("=")
+        if name.strip().lower() == "profile" and AS_CONTEXT in given.strip().strip('"').split():
+            return True
+    return False
 
 
 # --- fetching ---------------------------------------------------------------------------------
@@ -452,6 +461,11 @@ class Fetcher:
         media_type = _media_type(response.headers)
         if media_types is not None and media_type not in media_types:
             raise FetchRefused(here, f"The content type ({media_type or 'none'}) is not ActivityStreams.")
+        if (media_types is not None and media_type == "application/ld+json"
+                and not _is_activitypub_type(response.headers["content-type"])):
+            # Bare ld+json is any JSON-LD (a file upload, say): only the ActivityStreams profile names
+            # an ActivityStreams document (checklist B9, CVE-2024-23832).
+            raise FetchRefused(here, "The content type (application/ld+json) has no ActivityStreams profile.")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
             raise FetchRefused(here, f"The body is larger than {self._max_bytes} bytes.")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, func, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.accounts import find_local_actor
 from actors.notifications import forget_actor, forget_status, notify_edited, notify_new_status
 from actors.remote import ActorUnavailable
 from federation.documents import (
+    MAX_TAGS,
     NOTE_TYPES,
     DocumentError,
     NoteDocument,
@@ -66,7 +67,8 @@ async def on_create(session: AsyncSession, h: HandlerContext, activity: Activity
     note = _note_of(activity, actor, h)
     if (counted := await on_vote(session, h, activity, note, actor)) is not None:
         return counted
-    if await session.get(Tombstone, note.uri) is not None:
+    tomb = await session.get(Tombstone, note.uri)
+    if tomb is not None and tomb.actor_uri == actor.uri:  # only the author's own Delete counts
         raise Ignore("this post was deleted before its Create arrived")
     existing = await session.exec(select(Status.id).where(Status.uri == note.uri))
     if existing.first() is not None:
@@ -104,15 +106,21 @@ async def _store(session: AsyncSession, h: HandlerContext, note: NoteDocument, a
         status.created_at = note.published
     session.add(status)
     await session.flush()
-    for uri in _named(h, note):
+    for uri in await _named(session, h, note):
         session.add(Mention(status_id=status.id, actor_uri=uri))
     await _add_tags_and_media(session, status, note, author)
     return status
 
 
-def _named(h: HandlerContext, note: NoteDocument) -> list[str]:
-    """Who a post names: its mentions, and the local people it addresses."""
-    return list(dict.fromkeys(note.mentions + tuple(u for u in note.recipients if h.urls.local_username(u))))
+async def _named(session: AsyncSession, h: HandlerContext, note: NoteDocument) -> list[str]:
+    """Who a post names: its mentions, and the local people it addresses who exist (at most
+    `MAX_TAGS` of them: a post addressed to thousands of made-up names makes no rows for them)."""
+    addressed = list(dict.fromkeys(u for u in note.recipients if h.urls.local_username(u)))[:MAX_TAGS]
+    if addressed:
+        known = set((await session.exec(select(Actor.uri).where(
+            col(Actor.uri).in_(addressed), col(Actor.domain).is_(None)))).all())
+        addressed = [uri for uri in addressed if uri in known]
+    return list(dict.fromkeys(note.mentions + tuple(addressed)))
 
 
 async def _add_tags_and_media(session: AsyncSession, status: Status, note: NoteDocument, author: Actor) -> None:
@@ -195,7 +203,7 @@ async def on_update(session: AsyncSession, h: HandlerContext, activity: Activity
 async def _replace_details(session: AsyncSession, h: HandlerContext, status: Status, note: NoteDocument) -> None:
     """An edit's mentions (added: someone named stays named), hashtags and attachments (replaced)."""
     named = set((await session.exec(select(Mention.actor_uri).where(Mention.status_id == status.id))).all())
-    for uri in _named(h, note):
+    for uri in await _named(session, h, note):
         if uri not in named:
             session.add(Mention(status_id=status.id, actor_uri=uri))
     await session.exec(delete(StatusTag).where(StatusTag.status_id == status.id))  # type: ignore[call-overload]
@@ -222,14 +230,14 @@ async def on_delete(session: AsyncSession, h: HandlerContext, activity: Activity
         await session.exec(delete(Favourite).where(Favourite.actor_id == actor.id))  # type: ignore[call-overload]
         await forget_actor(session, actor)
         return "account removed"
-    if await session.get(Tombstone, target) is None:
-        session.add(Tombstone(uri=target, actor_uri=actor.uri))
     found = await session.exec(select(Status).where(Status.uri == target))
     status = found.first()
+    if status is not None and status.actor_id != actor.id:
+        raise DocumentError("only the author may delete a post")  # before any tombstone is left
+    if await session.get(Tombstone, target) is None:
+        session.add(Tombstone(uri=target, actor_uri=actor.uri))
     if status is None:
         return "deletion remembered"
-    if status.actor_id != actor.id:
-        raise DocumentError("only the author may delete a post")
     status.deleted_at, status.content, status.summary = h.clock(), "", ""
     session.add(status)
     await forget_status(session, status)

@@ -64,10 +64,8 @@ def normalize_domain(value: str) -> str:
     if (not host or any(char in domain for char in "/@?#* \t") or host.startswith(".")
             or ".." in host or (port and not port.isdigit())):
         raise DomainPolicyError(f"{value!r} is not a domain such as spam.example")
-    try:
-        host.encode("idna")
-    except UnicodeError:
-        raise DomainPolicyError(f"{value!r} is not a valid domain name") from None
+    if not host.isascii():  # IDNA could not encode it
+        raise DomainPolicyError(f"{value!r} is not a valid domain name")
     return domain
 
 

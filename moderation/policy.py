@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import idna
 from sqlalchemy import ColumnElement, String, and_, event, exists, false, literal, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -30,9 +31,17 @@ CACHE_SECONDS = 5.0
 
 
 def host_of_domain(domain: str) -> str:
-    """`Mayo.Example.:443` → `mayo.example:443`: lower-cased, no trailing dot."""
+    """`Mayo.Example.:443` → `mayo.example:443`, `Bücher.example` → `xn--bcher-kva.example`: the
+    ASCII form a connection uses (as `federation.documents.host_of` gives remote hosts),
+    lower-cased, no trailing dot. A name IDNA cannot encode is left as it is (and refused by
+    `moderation.domains.normalize_domain`)."""
     host, _, port = domain.lower().partition(":")
     host = host.rstrip(".")
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            pass
     return f"{host}:{port}" if port else host
 
 

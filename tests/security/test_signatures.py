@@ -44,7 +44,7 @@ async def known(network):
     return network
 
 
-async def refused_and_nothing_stored(mayo, url, body, headers, status, caplog):
+async def assert_refused_and_nothing_stored(mayo, url, body, headers, status, caplog):
     before = await row_counts(mayo)
     with caplog.at_level(logging.DEBUG):
         response = await deliver(mayo, url, body, headers)
@@ -56,7 +56,8 @@ async def refused_and_nothing_stored(mayo, url, body, headers, status, caplog):
 async def test_unsigned_delivery_is_refused_with_401(known, inbox, caplog):
     (mayo, _, _), _ = known
     body = create(BO, f"{BO}/statuses/1")
-    await refused_and_nothing_stored(mayo, inbox, body, {"Content-Type": "application/activity+json"}, 401, caplog)
+    unsigned = {"Content-Type": "application/activity+json"}
+    await assert_refused_and_nothing_stored(mayo, inbox, body, unsigned, 401, caplog)
 
 
 @pytest.mark.parametrize("inbox", INBOXES)
@@ -65,14 +66,14 @@ async def test_signature_by_a_key_that_is_not_the_actors_is_refused(known, inbox
     body = create(BO, f"{BO}/statuses/1")
     headers = cavage(key=generate_rsa_key(), key_id=f"{BO}#main-key", url=inbox, body=body,
                      now=inova.federation.clock())
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 async def test_post_whose_digest_is_not_covered_by_the_signature_is_refused(known, caplog):
     (mayo, inova, _), _ = known
     inbox, body = INBOXES[0], create(BO, f"{BO}/statuses/1")
     headers = await signed_by(inova, "dr_bo", inbox, body, covered=("(request-target)", "host", "date"))
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 @pytest.mark.parametrize("inbox", INBOXES)
@@ -81,7 +82,7 @@ async def test_body_changed_after_signing_is_refused(known, inbox, caplog):
     body = create(BO, f"{BO}/statuses/1")
     headers = await signed_by(inova, "dr_bo", inbox, body)
     tampered = body.replace(b"benign", b"malign")
-    await refused_and_nothing_stored(mayo, inbox, tampered, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, tampered, headers, 401, caplog)
 
 
 @pytest.mark.parametrize("digest", [
@@ -93,7 +94,7 @@ async def test_digest_that_is_not_a_matching_sha256_is_refused(known, digest, ca
     (mayo, inova, _), _ = known
     inbox, body = INBOXES[0], create(BO, f"{BO}/statuses/1")
     headers = await signed_by(inova, "dr_bo", inbox, body, digest=digest)
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 @pytest.mark.parametrize("offset", [timedelta(hours=-2), timedelta(days=-2), timedelta(minutes=30),
@@ -102,7 +103,7 @@ async def test_stale_or_future_date_is_refused(known, offset, caplog):
     (mayo, inova, _), _ = known
     inbox, body = INBOXES[0], create(BO, f"{BO}/statuses/1")
     headers = await signed_by(inova, "dr_bo", inbox, body, now=inova.federation.clock() + offset)
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 async def test_unreadable_date_is_refused(known, caplog):
@@ -110,7 +111,7 @@ async def test_unreadable_date_is_refused(known, caplog):
     inbox, body = INBOXES[0], create(BO, f"{BO}/statuses/1")
     headers = await signed_by(inova, "dr_bo", inbox, body)
     headers["Date"] = "yesterday, around noon"
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 @pytest.mark.parametrize("algorithm", ["rsa-sha512", "hmac-sha256", "ecdsa-sha256", "none", "RSA-SHA1"])
@@ -118,7 +119,7 @@ async def test_unsupported_algorithm_is_refused(known, algorithm, caplog):
     (mayo, inova, _), _ = known
     inbox, body = INBOXES[0], create(BO, f"{BO}/statuses/1")
     headers = await signed_by(inova, "dr_bo", inbox, body, algorithm=algorithm)
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 @pytest.mark.parametrize("signature", [
@@ -137,7 +138,7 @@ async def test_malformed_signature_header_is_refused(known, signature, caplog):
     inbox, body = INBOXES[0], create(BO, f"{BO}/statuses/1")
     headers = await signed_by(inova, "dr_bo", inbox, body)
     headers["Signature"] = signature
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 @pytest.mark.parametrize("signature_input", [
@@ -148,7 +149,7 @@ async def test_malformed_rfc9421_headers_are_refused(known, signature_input, cap
     inbox, body = INBOXES[0], create(BO, f"{BO}/statuses/1")
     headers = {"Signature-Input": signature_input, "Signature": "sig1=:AAAA:",
                "Content-Type": "application/activity+json"}
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 async def test_rfc9421_signature_over_a_changed_body_or_with_a_foreign_algorithm_is_refused(known, caplog):
@@ -157,10 +158,10 @@ async def test_rfc9421_signature_over_a_changed_body_or_with_a_foreign_algorithm
     headers = sign_rfc9421(method="POST", url=inbox, body=body, key_id=f"{BO}#main-key",
                            private_key=await private_key(inova, "dr_bo"), now=inova.federation.clock())
     headers["Content-Type"] = "application/activity+json"
-    await refused_and_nothing_stored(mayo, inbox, body.replace(b"benign", b"malign"), headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body.replace(b"benign", b"malign"), headers, 401, caplog)
     foreign = dict(headers, **{"Signature-Input": headers["Signature-Input"].replace("rsa-v1_5-sha256",
                                                                                        "hmac-sha256")})
-    await refused_and_nothing_stored(mayo, inbox, body, foreign, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, foreign, 401, caplog)
 
 
 async def test_signature_made_for_another_inbox_or_server_is_refused(known, caplog):
@@ -170,7 +171,7 @@ async def test_signature_made_for_another_inbox_or_server_is_refused(known, capl
     for signed_for, sent_to in [(INBOXES[1], INBOXES[0]), (f"https://{RADBOUD}/inbox", INBOXES[0])]:
         headers = await signed_by(inova, "dr_bo", signed_for, body)
         headers["Host"] = MAYO
-        await refused_and_nothing_stored(mayo, sent_to, body, headers, 401, caplog)
+        await assert_refused_and_nothing_stored(mayo, sent_to, body, headers, 401, caplog)
 
 
 async def test_signature_whose_key_cannot_be_fetched_stores_no_actor(known, caplog):
@@ -179,14 +180,14 @@ async def test_signature_whose_key_cannot_be_fetched_stores_no_actor(known, capl
     for key_id in (f"https://{INOVA}/users/ghost#main-key", "https://nowhere.test/users/x#main-key"):
         headers = cavage(key=await private_key(inova, "dr_bo"), key_id=key_id, url=inbox, body=body,
                          now=inova.federation.clock())
-        await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+        await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 async def test_create_signed_by_someone_other_than_its_actor_is_refused(known, caplog):
     (mayo, _, radboud), _ = known
     inbox, body = INBOXES[0], create(BO, f"{BO}/statuses/1")
     headers = await signed_by(radboud, "dee", inbox, body)
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 async def test_delete_signed_by_someone_other_than_its_actor_has_no_effect(known):
@@ -224,7 +225,7 @@ async def test_captured_delivery_replayed_outside_the_window_is_refused(known, c
         for item in (await session.exec(select(InboxItem))).all():
             await session.delete(item)
     clock.advance(hours=2)
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 401, caplog)
 
 
 async def test_delivery_from_a_suspended_domain_is_refused_before_its_key_is_fetched(network, caplog):
@@ -233,7 +234,7 @@ async def test_delivery_from_a_suspended_domain_is_refused_before_its_key_is_fet
         session.add(DomainBlock(domain=RADBOUD, severity="suspend"))
     inbox, body = INBOXES[0], create(DEE, f"{DEE}/statuses/1")
     headers = await signed_by(radboud, "dee", inbox, body)
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 403, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 403, caplog)
     async with mayo.ctx.database.session() as session:
         assert (await session.exec(select(Actor).where(Actor.domain == RADBOUD))).first() is None
 
@@ -243,4 +244,4 @@ async def test_delivery_that_is_not_json_by_its_content_type_is_refused_with_415
     (mayo, inova, _), _ = known
     inbox, body = INBOXES[0], create(BO, f"{BO}/statuses/1")
     headers = await signed_by(inova, "dr_bo", inbox, body, content_type=content_type)
-    await refused_and_nothing_stored(mayo, inbox, body, headers, 415, caplog)
+    await assert_refused_and_nothing_stored(mayo, inbox, body, headers, 415, caplog)

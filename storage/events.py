@@ -38,7 +38,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -178,6 +177,8 @@ class EventHub:
 
     async def _listen(self, ready: asyncio.Event) -> None:
         """Hold a LISTEN connection, reconnecting when it drops."""
+        import asyncpg  # only a PostgreSQL instance listens; SQLite ones never load the driver
+
         assert self._listen_url is not None
         url = make_url(self._listen_url).set(drivername="postgresql").render_as_string(hide_password=False)
 

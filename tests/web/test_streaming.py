@@ -5,6 +5,7 @@ show it, and nothing else; revoked tokens and clients that stop reading are disc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket as sockets
 
@@ -257,3 +258,33 @@ async def test_deletions_reach_only_those_who_could_see_the_post(ctx, people, to
         assert (await follower.next()).data == str(private.id)
         await post(ctx, people["eve"].actor, "eve's own note")
         assert (await stranger.next()).event == "update"  # the deletion was not hers to hear of
+
+
+async def test_one_event_many_viewers_each_shown_their_own_view(ctx, people, tokens, server):
+    """Streams of one event are rendered together (one query for who sees it, one render for
+    all who have no view of their own): each still gets what REST shows them."""
+    more = {name: await add_account(ctx, name, role="staff") for name in ("carl", "dee")}
+    tokens = tokens | {name: plain(await bearer(ctx, account, EVERYTHING)) for name, account in more.items()}
+    bob = people["bob"].actor
+    for name in ("ann", "eve", "carl", "dee"):
+        await follow(ctx, (people | more)[name].actor, bob)
+    posted = await api(server, tokens["bob"], "POST", "/api/v1/statuses", status="handover at seven")
+    await api(server, tokens["ann"], "POST", f"/api/v1/statuses/{posted['id']}/favourite")
+    await api(server, tokens["ann"], "POST", f"/api/v1/statuses/{posted['id']}/bookmark")
+    await api(server, tokens["eve"], "POST", "/api/v2/filters", title="handover", context=["home"],
+              filter_action="warn", keywords_attributes=[{"keyword": "handover"}])
+    await api(server, tokens["dee"], "POST", f"/api/v1/accounts/{bob.id}/mute")
+    names = ("ann", "bob", "eve", "carl", "dee")
+    async with contextlib.AsyncExitStack() as streams:
+        opened = {name: await streams.enter_async_context(event_source(server, "/api/v1/streaming/user", tokens[name]))
+                  for name in names}
+        await api(server, tokens["bob"], "PUT", f"/api/v1/statuses/{posted['id']}", status="handover at eight")
+        await post(ctx, more["dee"].actor, "dee's own note")  # dee's first event, unless bob's edit reached her
+        seen = {name: (await opened[name].until("status.update")).json for name in ("ann", "bob", "eve", "carl")}
+        assert "dee's own" in (await opened["dee"].next()).json["content"]
+    for name in ("ann", "bob", "carl"):
+        assert seen[name] == await api(server, tokens[name], "GET", f"/api/v1/statuses/{posted['id']}"), name
+    assert (seen["ann"]["favourited"], seen["ann"]["bookmarked"]) == (True, True)
+    assert (seen["carl"]["favourited"], seen["carl"]["bookmarked"]) == (False, False)
+    assert [result["filter"]["title"] for result in seen["eve"]["filtered"]] == ["handover"]
+    assert seen["carl"]["filtered"] == [] and "eight" in seen["carl"]["content"]

@@ -26,7 +26,7 @@ from web import scopes as scope_rules
 from web.auth import INVALID_TOKEN, OUTSIDE_SCOPES, USER_REQUIRED, Viewer, account_problem, find_token
 from web.context import AppContext
 from web.streaming.channels import Channel, ChannelError
-from web.streaming.render import Message, SharedStatuses, Timelines, own_list, render
+from web.streaming.render import Message, SharedStatuses, own_list, render
 
 log = logging.getLogger("rounds.streaming")
 HEARTBEAT_SECONDS = 15.0
@@ -96,7 +96,6 @@ class Listener:
         self.subscription = subscription
         self.shared = shared
         self.channels: list[Channel] = []
-        self.timelines = Timelines(viewer.actor.id)
 
     @classmethod
     async def open(cls, ctx: AppContext, viewer: Viewer, shared: SharedStatuses) -> Listener:
@@ -144,9 +143,7 @@ class Listener:
         if not self.channels or item.kind in CLOSING_EVENTS:
             return []
         try:
-            async with self.shared.render_slots, self.ctx.database.session() as session:
-                return await render(self.ctx, session, self.viewer, list(self.channels), item, self.timelines,
-                                    self.shared)
+            return await render(self.ctx, self.viewer, list(self.channels), item, self.shared)
         except Exception:  # noqa: BLE001 - one event that cannot be rendered must not end the stream
             log.exception("cannot render %s for %s", item, self.viewer.actor.username)
             return []

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func
+from sqlalchemy import ColumnElement, Select, func
+from sqlalchemy.orm import aliased
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,10 +26,10 @@ from actors.urls import LocalUrls
 from actors.visibility import local_viewer_may_see
 from storage.engine import Database
 from storage.events import StreamEvent
-from storage.tables import AccountList, Notification, Status, StatusTag
+from storage.tables import AccountList, Actor, Notification, Status, StatusTag
 from web.api.conversations import conversation_of_status
 from web.api.entities.notifications import render_notifications
-from web.api.entities.statuses import StatusBatch, load_shared, render_shared
+from web.api.entities.statuses import StatusBatch, load_shared, render_shared, viewers_with_own_view
 from web.api.listing import not_a_reply_to_others
 from web.api.lists import list_statuses
 from web.api.notifications import listable
@@ -38,6 +39,8 @@ from web.context import AppContext
 from web.streaming.channels import Channel
 
 STATUS_EVENTS = {"status.created": "update", "status.updated": "status.update"}
+GATHER_TURNS = 3  # turns of the event loop a status render waits for more streams to ask
+VIEWERS_PER_QUERY = 500  # within both engines' limits on bound parameters
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,15 @@ class Message:
         return frame
 
 
-def _timeline(channel: Channel, viewer_id: int) -> Select[Any] | None:
+def _timeline(channel: Channel, viewer: int | ColumnElement[int]) -> Select[Any] | None:
+    """The query of the channel's timeline, for one viewer or (given a column) for each of many."""
     if channel.name == "user":
-        return home_statuses(viewer_id)
+        return home_statuses(viewer)  # type: ignore[arg-type]
     if channel.name == "list":
         assert channel.list_id is not None
-        return list_statuses(channel.list_id, viewer_id)
+        return list_statuses(channel.list_id, viewer)  # type: ignore[arg-type]
     if channel.public:
-        query = public_statuses(viewer_id, local=channel.local_only, remote=channel.remote_only,
+        query = public_statuses(viewer, local=channel.local_only, remote=channel.remote_only,  # type: ignore[arg-type]
                                 only_media=channel.only_media).where(not_a_reply_to_others())
         if channel.tag is not None:
             query = query.where(tagged([channel.tag.lower()]))
@@ -70,24 +74,26 @@ def _timeline(channel: Channel, viewer_id: int) -> Select[Any] | None:
     return None
 
 
-class Timelines:
-    """The timeline queries of one viewer's channels, built once per connection: building them
-    costs more than running them narrowed to one status."""
+@dataclass
+class _Asked:
+    """The viewers who asked for one status event on one channel within the same few turns of
+    the event loop (every stream wakes on the same turn when the event arrives)."""
 
-    def __init__(self, viewer_id: int) -> None:
-        self.viewer_id = viewer_id
-        self._built: dict[tuple[str, str | None, int | None], Select[Any] | None] = {}
-
-    def of(self, channel: Channel) -> Select[Any] | None:
-        if channel.key not in self._built:
-            self._built[channel.key] = _timeline(channel, self.viewer_id)
-        return self._built[channel.key]
+    item: StreamEvent
+    channel: Channel
+    waiting: dict[int, asyncio.Future[str | None]] = field(default_factory=dict)
+    closed: bool = False
 
 
 class SharedStatuses:
-    """What every viewer is shown alike of the status an event names (`load_shared`), loaded
-    once per event in this process however many streams render it; each stream adds only its
-    viewer's part (`render_shared`), exactly as the REST routes do in one go."""
+    """Status events rendered once per event for all the streams of this process.
+
+    Each stream asks for its viewer (`status_for`); the viewers who ask for the same event on
+    the same channel together are answered together: one query finds which of them the
+    channel's timeline shows it to, what every viewer is shown alike is loaded once
+    (`load_shared`), and the entity is rendered once for all who have no view of their own
+    (`viewers_with_own_view`), then once more for each who has. A thousand streams cost a
+    few queries per event, not a few thousand."""
 
     def __init__(self, database: Database, size: int = 64, renders: int = 8) -> None:
         self._database = database
@@ -96,6 +102,8 @@ class SharedStatuses:
         self.render_slots = asyncio.Semaphore(renders)
         # id(event) → (the event, its loading): events are kept while cached, so ids stay unique.
         self._loaded: OrderedDict[int, tuple[StreamEvent, asyncio.Task[StatusBatch]]] = OrderedDict()
+        self._asking: dict[tuple[int, tuple[str, str | None, int | None]], _Asked] = {}
+        self._answering: set[asyncio.Task[None]] = set()
 
     async def of(self, item: StreamEvent, status: Status) -> StatusBatch:
         entry = self._loaded.get(id(item))
@@ -110,21 +118,73 @@ class SharedStatuses:
         async with self._database.session() as session:
             return await load_shared(session, [status])
 
+    async def status_for(self, urls: LocalUrls, channel: Channel, item: StreamEvent, viewer_id: int) -> str | None:
+        """The status `item` names, as JSON for this viewer on `channel`; None when the
+        channel's timeline would not show it to them."""
+        key = (id(item), channel.key)
+        asked = self._asking.get(key)
+        if asked is None or asked.closed or asked.item is not item:
+            asked = self._asking[key] = _Asked(item, channel)
+            task = asyncio.create_task(self._answer(key, asked, urls))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+        future = asked.waiting.get(viewer_id)
+        if future is None:
+            future = asked.waiting[viewer_id] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(future)  # one stream leaving does not cancel it for the others
 
-async def _status(session: AsyncSession, urls: LocalUrls, timelines: Timelines, shared: SharedStatuses,
-                  channel: Channel, item: StreamEvent) -> dict[str, Any] | None:
-    query = timelines.of(channel)
-    if query is None:
-        return None
-    row = (await session.exec(query.where(Status.id == item.id))).first()
-    if row is None:
-        return None
-    # Hand the connection back before waiting for the shared part: hundreds of streams waiting
-    # while each holds one would leave none in the pool to load it with.
-    await session.commit()
-    loaded = await shared.of(item, row)
-    rendered = await render_shared(session, loaded, [row], urls, timelines.viewer_id, channel.context)
-    return rendered[0] if rendered else None
+    async def _answer(self, key: tuple[int, tuple[str, str | None, int | None]], asked: _Asked,
+                      urls: LocalUrls) -> None:
+        for _ in range(GATHER_TURNS):
+            await asyncio.sleep(0)
+        asked.closed = True
+        if self._asking.get(key) is asked:
+            del self._asking[key]
+        try:
+            async with self.render_slots:
+                answers = await self._render(asked, urls)
+        except Exception as error:  # noqa: BLE001 - handed to each stream, which logs it and carries on
+            for future in asked.waiting.values():
+                if not future.done():
+                    future.set_exception(error)
+                    future.exception()  # marked as seen: a stream that has left never asks
+            return
+        for viewer_id, future in asked.waiting.items():
+            if not future.done():
+                future.set_result(answers.get(viewer_id))
+
+    async def _render(self, asked: _Asked, urls: LocalUrls) -> dict[int, str]:
+        viewer = aliased(Actor, name="viewer")
+        query = _timeline(asked.channel, viewer.id)
+        if query is None:
+            return {}
+        asking = list(asked.waiting)
+        async with self._database.session() as session:
+            shown: set[int] = set()
+            for start in range(0, len(asking), VIEWERS_PER_QUERY):
+                chunk = asking[start:start + VIEWERS_PER_QUERY]
+                shown.update((await session.exec(query.with_only_columns(viewer.id).where(
+                    viewer.id.in_(chunk), Status.id == asked.item.id))).all())
+            status = await session.get(Status, asked.item.id) if shown else None
+            if status is None:
+                return {}
+            # Hand the connection back while the shared part loads: it needs one of its own.
+            await session.commit()
+            loaded = await self.of(asked.item, status)
+            context = asked.channel.context
+            seeing = sorted(shown)
+            own: set[int] = set()
+            for start in range(0, len(seeing), VIEWERS_PER_QUERY):
+                own |= await viewers_with_own_view(session, loaded, seeing[start:start + VIEWERS_PER_QUERY], context)
+            strangers = [viewer_id for viewer_id in seeing if viewer_id not in own]
+            answers: dict[int, str] = {}
+            for viewer_id in [*sorted(own), *strangers[:1]]:
+                rendered = await render_shared(session, loaded, [status], urls, viewer_id, context)
+                if rendered:
+                    answers[viewer_id] = _json(rendered[0])
+            if strangers and strangers[0] in answers:
+                answers.update(dict.fromkeys(strangers, answers[strangers[0]]))
+            return answers
 
 
 async def _may_have_seen(session: AsyncSession, viewer_id: int, channel: Channel, status_id: int) -> bool:
@@ -160,30 +220,33 @@ def _json(entity: Any) -> str:
     return json.dumps(entity, separators=(",", ":"), ensure_ascii=False)
 
 
-async def render(ctx: AppContext, session: AsyncSession, viewer: Viewer, channels: list[Channel],
-                 item: StreamEvent, timelines: Timelines, shared: SharedStatuses) -> list[Message]:
+async def render(ctx: AppContext, viewer: Viewer, channels: list[Channel], item: StreamEvent,
+                 shared: SharedStatuses) -> list[Message]:
     """The messages `item` makes for `viewer` on each of `channels` (none, usually)."""
     viewer_id = viewer.actor.id
     messages: list[Message] = []
     if item.kind in STATUS_EVENTS and item.id is not None:
         for channel in channels:
             if channel.name == "direct":
-                entity = await conversation_of_status(ctx, session, viewer_id, item.id) \
-                    if item.kind == "status.created" else None
-                if entity is not None:
-                    messages.append(Message(channel, "conversation", _json(entity)))
+                if item.kind == "status.created":
+                    async with shared.render_slots, ctx.database.session() as session:
+                        entity = await conversation_of_status(ctx, session, viewer_id, item.id)
+                    if entity is not None:
+                        messages.append(Message(channel, "conversation", _json(entity)))
                 continue
-            entity = await _status(session, ctx.urls, timelines, shared, channel, item)
-            if entity is not None:
-                messages.append(Message(channel, STATUS_EVENTS[item.kind], _json(entity)))
+            payload = await shared.status_for(ctx.urls, channel, item, viewer_id)
+            if payload is not None:
+                messages.append(Message(channel, STATUS_EVENTS[item.kind], payload))
     elif item.kind == "status.deleted" and item.id is not None:
-        for channel in channels:
-            if await _may_have_seen(session, viewer_id, channel, item.id):
-                messages.append(Message(channel, "delete", str(item.id)))
+        async with shared.render_slots, ctx.database.session() as session:
+            for channel in channels:
+                if await _may_have_seen(session, viewer_id, channel, item.id):
+                    messages.append(Message(channel, "delete", str(item.id)))
     elif item.kind == "notification" and item.actor_id == viewer_id and item.id is not None:
         wanted = [channel for channel in channels if channel.name in ("user", "user:notification")]
         if wanted and viewer.may("read:notifications"):
-            entity = await _notification(session, ctx.urls, viewer_id, item.id)
+            async with shared.render_slots, ctx.database.session() as session:
+                entity = await _notification(session, ctx.urls, viewer_id, item.id)
             if entity is not None:
                 messages.extend(Message(channel, "notification", _json(entity)) for channel in wanted)
     elif item.kind == "filters_changed" and item.actor_id == viewer_id:

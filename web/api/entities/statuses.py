@@ -10,11 +10,11 @@ Callers decide who may see what before calling.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, union
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +25,7 @@ from storage.tables import (
     Actor,
     Bookmark,
     Favourite,
+    Filter,
     MediaAttachment,
     Mention,
     Mute,
@@ -35,6 +36,7 @@ from storage.tables import (
     PollVote,
     Status,
     StatusTag,
+    ThreadMute,
     utcnow,
 )
 from web.api.entities.accounts import AccountBatch, account, load_accounts, mute_in_force
@@ -151,6 +153,34 @@ async def personalise(session: AsyncSession, shared: StatusBatch, viewer_id: int
                 .order_by(PollVote.position))).all():
             batch.own_votes[poll_id].append(position)
     return batch
+
+
+async def viewers_with_own_view(session: AsyncSession, shared: StatusBatch, viewer_ids: Collection[int],
+                                context: str | None = None) -> set[int]:
+    """Those of `viewer_ids` for whom `personalise` could find anything (a favourite, boost,
+    bookmark, pin, muted author or thread, filter or vote), or who wrote one of the statuses:
+    every other viewer is shown the batch exactly as any stranger is, so a stream renders it
+    once for all of them. One query; each of `personalise`'s has its counterpart here (filters
+    and thread mutes counted whatever they cover, which only costs a needless render)."""
+    viewers = list(viewer_ids)
+    ids = list(shared.statuses)
+    authors = {status.actor_id for status in shared.statuses.values()}
+    alive = Status.deleted_at.is_(None)  # type: ignore[union-attr]
+    asked = [
+        select(Favourite.actor_id).where(Favourite.actor_id.in_(viewers), Favourite.status_id.in_(ids)),
+        select(Status.actor_id).where(Status.actor_id.in_(viewers), Status.reblog_of_id.in_(ids), alive),
+        select(Bookmark.actor_id).where(Bookmark.actor_id.in_(viewers), Bookmark.status_id.in_(ids)),
+        select(Pin.actor_id).where(Pin.actor_id.in_(viewers), Pin.status_id.in_(ids)),
+        select(Mute.actor_id).where(Mute.actor_id.in_(viewers), Mute.target_id.in_(authors), mute_in_force()),
+        select(ThreadMute.actor_id).where(ThreadMute.actor_id.in_(viewers)),
+    ]
+    if context is not None:
+        asked.append(select(Filter.actor_id).where(Filter.actor_id.in_(viewers)))
+    poll_ids = [poll.id for poll in shared.polls.values()]
+    if poll_ids:
+        asked.append(select(PollVote.actor_id).where(PollVote.actor_id.in_(viewers), PollVote.poll_id.in_(poll_ids)))
+    found = set((await session.execute(union(*asked))).scalars().all())  # type: ignore[arg-type]
+    return found | (set(viewers) & authors)
 
 
 async def _load_polls(session: AsyncSession, batch: StatusBatch, ids: list[int]) -> None:

@@ -232,12 +232,13 @@ async def _excerpt(response: httpx.Response) -> str:
 
 
 class DeliveryWorker:
-    """Sends claimed deliveries through `client` (the guarded client; its timeouts apply)."""
+    """Sends claimed deliveries through `client` (the guarded client; its timeouts bound each read, and
+    `send_deadline`, in seconds, each request whole)."""
 
     def __init__(self, database: Database, keyring: KeyRing, client: httpx.AsyncClient, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), per_host_limit: int = 4,
                  concurrency: int = 64, batch: int = 200, max_age: timedelta = timedelta(days=2, hours=1),
-                 lease: timedelta = LEASE) -> None:
+                 lease: timedelta = LEASE, send_deadline: float = SEND_DEADLINE) -> None:
         self._database = database
         self._keyring = keyring
         self._client = client
@@ -247,6 +248,7 @@ class DeliveryWorker:
         self._batch = batch
         self._max_age = max_age
         self._lease = lease
+        self._send_deadline = send_deadline
         self._gates: dict[str, _HostGate] = {}
         self._held: dict[int, Delivery] = {}  # claimed by run() and not yet settled
         self._signers: dict[int, _Signer] = {}
@@ -465,7 +467,7 @@ class DeliveryWorker:
         headers.update(sign(method="POST", url=row.inbox_uri, body=body, key_id=signer.key_id,
                             private_key=signer.private_key, now=self._clock()))
         # Streamed: the answer's body is never read whole, only the start of an error's.
-        async with (asyncio.timeout(SEND_DEADLINE),
+        async with (asyncio.timeout(self._send_deadline),
                     self._client.stream("POST", row.inbox_uri, content=body, headers=headers) as response):
             excerpt = "" if response.is_success else await _excerpt(response)
             return _Answer(response.status_code, response.headers.get("retry-after"), excerpt)

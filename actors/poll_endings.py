@@ -24,6 +24,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.notifications import notify_each
+from storage.availability import OutageWait, is_unavailable
 from storage.engine import Database
 from storage.tables import Actor, Notification, Poll, PollVote, Status
 
@@ -75,6 +76,7 @@ class PollEndings:
         self._database = database
         self._clock = clock
         self._interval = interval
+        self._outage = OutageWait(log, "poll endings worker")
 
     async def run_once(self) -> int:
         """Announce what is due now; returns how many notifications were written."""
@@ -85,8 +87,12 @@ class PollEndings:
         while not stop.is_set():
             try:
                 await self.run_once()
-            except Exception:
-                log.exception("announcing ended polls failed; retrying")
+                self._outage.succeeded()
+            except Exception as error:
+                if is_unavailable(error):
+                    self._outage.failed(error)  # logged once per outage; the interval paces the retries
+                else:
+                    log.exception("announcing ended polls failed; retrying")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self._interval)
             except TimeoutError:

@@ -24,6 +24,7 @@ from actors.remote import ActorUnavailable
 from federation.documents import DocumentError, type_of
 from inbox import follows, moderation, notes, pins, reactions
 from inbox.context import Activity, HandlerContext, Ignore, Retry
+from storage.availability import OutageWait, is_unavailable
 from storage.engine import Database
 from storage.tables import Actor, Block, Favourite, Follow, InboxItem, Status, Tombstone
 
@@ -115,6 +116,7 @@ class InboxWorker:
         self._h = handler_context
         self._batch = batch
         self._wake = asyncio.Event()
+        self._outage = OutageWait(log, "inbox worker")
 
     def notify(self) -> None:
         self._wake.set()
@@ -159,6 +161,8 @@ class InboxWorker:
         except Retry as reason:
             outcome, give_up = str(reason), False
         except Exception as error:  # a bug must not stop the worker; the item records it
+            if is_unavailable(error):
+                raise  # not the item's fault: it comes back when its lease ends, uncounted
             log.exception("inbox item %s failed", item_id)
             outcome, give_up = f"error: {type(error).__name__}: {error}", True
         async with self._database.transaction() as session:
@@ -179,7 +183,11 @@ class InboxWorker:
         while not stop.is_set():
             try:
                 worked = await self.run_once()
-            except Exception:
+                self._outage.succeeded()
+            except Exception as error:
+                if is_unavailable(error):
+                    await self._outage.pause(stop, error)
+                    continue
                 log.exception("inbox worker pass failed; retrying")
                 worked = 0
             if worked:

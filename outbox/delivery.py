@@ -56,6 +56,7 @@ from actors.keys import KeyRing
 from federation.fetch import AddressRefused, parse_retry_after
 from federation.httpsig import sign_cavage, sign_rfc9421
 from federation.vocab import ACTIVITY_JSON
+from storage.availability import OutageWait, is_unavailable
 from storage.engine import Database
 from storage.tables import Actor, Delivery, Host, LocalKey
 
@@ -253,6 +254,7 @@ class DeliveryWorker:
         self._held: dict[int, Delivery] = {}  # claimed by run() and not yet settled
         self._signers: dict[int, _Signer] = {}
         self._wake = asyncio.Event()
+        self._outage = OutageWait(log, "delivery worker")
         self._stopping = False
         self._healthy_hosts: dict[str, tuple[float, Host]] = {}  # host → (read at, monotonic; its row)
 
@@ -305,9 +307,13 @@ class DeliveryWorker:
         try:
             rows = await claim_due(self._database, limit=limit, now=self._clock(), lease=self._lease,
                                    skip_hosts=[host for host, count in held.items() if count >= cap])
-        except Exception:
-            log.exception("claiming deliveries failed; trying again shortly")
+        except Exception as error:
+            if is_unavailable(error):
+                self._outage.failed(error)  # logged once per outage; the run loop's pause paces the retries
+            else:
+                log.exception("claiming deliveries failed; trying again shortly")
             return []
+        self._outage.succeeded()
         kept, excess = [], []
         for row in rows:
             held[row.host] += 1
@@ -344,8 +350,11 @@ class DeliveryWorker:
                         .where(Delivery.id.in_([row.id for row in rows]), Delivery.claimed_until == old,
                                Delivery.state == "pending")
                         .values(claimed_until=until).returning(Delivery.id))).scalars().all()
-            except Exception:
-                log.exception("renewing delivery claims failed; trying again shortly")
+            except Exception as error:
+                if is_unavailable(error):
+                    self._outage.failed(error)
+                else:
+                    log.exception("renewing delivery claims failed; trying again shortly")
                 return
             for row in rows:
                 if row.id in kept and row.claimed_until == old:
@@ -373,8 +382,12 @@ class DeliveryWorker:
                         if _failing(host):
                             return await self._attempt(row, host)
                 return await self._attempt(row, host)
-        except Exception:
-            log.exception("delivery %s to %s failed; retried when its claim ends", row.id, row.inbox_uri)
+        except Exception as error:
+            if is_unavailable(error):
+                log.warning("delivery %s to %s: the database is unavailable; retried when its claim ends",
+                            row.id, row.inbox_uri)
+            else:
+                log.exception("delivery %s to %s failed; retried when its claim ends", row.id, row.inbox_uri)
             return False
 
     @asynccontextmanager
@@ -498,8 +511,12 @@ class DeliveryWorker:
                     await session.execute(_update(Delivery)
                                           .where(Delivery.id.in_(ids), Delivery.claimed_until == lease)
                                           .values(claimed_until=None))
-        except Exception:
-            log.exception("handing back %d deliveries failed; they return when their claim ends", len(rows))
+        except Exception as error:
+            if is_unavailable(error):
+                log.warning("handing back %d deliveries: the database is unavailable; they return when their "
+                            "claim ends", len(rows))
+            else:
+                log.exception("handing back %d deliveries failed; they return when their claim ends", len(rows))
 
     async def _record(self, row: Delivery, outcome: Outcome, *, host_known: bool) -> None:
         """Record the row's outcome and the host's, in one small transaction (host first, then row).

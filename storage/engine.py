@@ -11,10 +11,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.availability import translate_connect_errors
 from storage.events import HUB_KEY, EventHub, StreamingSession
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
                  "postgres": "postgresql+asyncpg"}
+# asyncpg waits a minute by default for a server that does not answer; a request should not.
+CONNECT_TIMEOUT = 10.0
 
 
 def async_url(url: str) -> str:
@@ -45,10 +48,16 @@ class Database:
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = async_url(url)
+        if make_url(self.url).get_backend_name() == "postgresql":
+            engine_options.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
         self.engine: AsyncEngine = create_async_engine(self.url, **engine_options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            # A failed connect raises DatabaseUnavailable. A pooled connection the server dropped needs
+            # no ping per checkout: the first error on it invalidates the whole pool.
+            translate_connect_errors(self.engine)
         self.events = EventHub(listen_url=None if self.is_sqlite else self.url)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False,

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.templating import Jinja2Templates
 
@@ -19,7 +18,7 @@ from storage.migrate import current_revision, head_revision
 from web import activitypub, api, blocklists, inbox, media, oauth, objects, pages, signup, streaming, wellknown
 from web.context import AppContext
 from web.cors import CORS
-from web.errors import http_exception
+from web.errors import EXCEPTION_HANDLERS
 from web.ratelimit import RateLimit
 from web.services import build_federation
 from web.settings import Settings
@@ -71,7 +70,7 @@ def create_app(
                 *oauth.routes, *signup.routes, *api.routes, *streaming.routes, *media.routes, *blocklists.routes],
         middleware=[Middleware(CORS), Middleware(RateLimit, limit=settings.api_rate_limit),
                     Middleware(UploadAwareBodyLimit, max_bytes=settings.max_body_bytes)],
-        exception_handlers={HTTPException: http_exception},
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.ctx = ctx

@@ -30,6 +30,7 @@ from actors.accounts import (
 )
 from actors.errors import AccountError
 from moderation.network import NetworkFileError
+from storage.availability import DatabaseUnavailable
 from storage.migrate import upgrade
 from storage.tables import OAuthApp
 from web import scopes as scope_rules
@@ -313,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, NetworkFileError, AccountError, CommandError) as error:
         print(f"rounds: error: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, SettingsError) else 1
-    except (DBAPIError, OSError) as error:
+    except (DBAPIError, DatabaseUnavailable, OSError) as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         print(f"rounds: error: database unavailable: {reason}", file=sys.stderr)
         return 1

@@ -5,10 +5,13 @@ from __future__ import annotations
 from html import escape
 from http import HTTPStatus
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from storage.availability import DatabaseUnavailable, is_unavailable
 from web.negotiation import wants_html
 from web.responses import error_response
 
@@ -17,6 +20,8 @@ MESSAGES = {
     404: "Record not found",
     413: "Request body too large",
 }
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+RETRY_AFTER_SECONDS = 5
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
@@ -31,3 +36,15 @@ async def http_exception(request: Request, exc: Exception) -> Response:
             status_code=exc.status_code, headers=headers,
         )
     return error_response(exc.status_code, message, headers)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """An outage (storage.availability) answers 503 with Retry-After; any other database error is a bug: a 500."""
+    if not is_unavailable(exc):
+        raise exc
+    unavailable = HTTPException(503, DATABASE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return await http_exception(request, unavailable)
+
+
+EXCEPTION_HANDLERS = {HTTPException: http_exception, DatabaseUnavailable: database_error, DBAPIError: database_error,
+                      PoolTimeout: database_error}

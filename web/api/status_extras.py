@@ -99,8 +99,7 @@ async def unbookmark(request: Request) -> Response:
             assert bookmarked is not None  # bookmarks.status_id is a foreign key
             status = bookmarked
         if found is not None:
-            await session.delete(found)
-            await outbox_of(request).announce_pin(session, viewer.actor, status, pinned=False)
+            await session.delete(found)  # a bookmark is private: nothing is sent
         return await _answer(session, ctx, status, viewer)
 
 

@@ -63,9 +63,12 @@ async def load_accounts(session: AsyncSession, actor_ids: Iterable[int]) -> Acco
         rows = await session.exec(select(column, func.count()).where(column.in_(ids), Follow.state == "accepted")
                                   .group_by(column))
         counts.update(dict(rows.all()))
+    # Direct posts are left out of the count and the date (as Mastodon's counter caches):
+    # every viewer is shown them, so they must not tell when someone writes privately.
     rows = await session.exec(
         select(Status.actor_id, func.count(), func.max(Status.created_at))
-        .where(Status.actor_id.in_(ids), Status.deleted_at.is_(None))  # type: ignore[union-attr]
+        .where(Status.actor_id.in_(ids), Status.deleted_at.is_(None),  # type: ignore[union-attr]
+               Status.visibility != "direct")
         .group_by(Status.actor_id))
     for actor_id, count, last in rows.all():
         batch.statuses[actor_id] = count

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.threads import muted_thread_statuses
 from actors.urls import LocalUrls
+from actors.visibility import PUBLICLY_SERVED
 from federation.html import clean_html, clean_text
 from storage.tables import (
     Actor,
@@ -43,6 +44,8 @@ from web.api.entities.accounts import AccountBatch, account, load_accounts, mute
 from web.api.entities.filtering import ViewerFilters, load_filters
 from web.api.entities.formats import entity_id, iso_datetime, optional_datetime
 from web.api.entities.media import media_attachment, status_mention, status_tag
+
+COUNTED_REPLIES = tuple(sorted(PUBLICLY_SERVED))
 
 
 @dataclass
@@ -105,8 +108,11 @@ async def load_shared(session: AsyncSession, statuses: Sequence[Status]) -> Stat
                                                .order_by(StatusTag.id))).all():
         batch.tags[status_id].append(name)
     alive = Status.deleted_at.is_(None)  # type: ignore[union-attr]
+    # Only public and unlisted replies count (Mastodon's Status#distributable?): the count is
+    # shown to every viewer alike, so it must not tell of followers-only or direct replies.
     batch.replies = dict((await session.exec(
-        select(Status.in_reply_to_uri, func.count()).where(Status.in_reply_to_uri.in_(uris), alive)
+        select(Status.in_reply_to_uri, func.count()).where(Status.in_reply_to_uri.in_(uris), alive,
+                                                           Status.visibility.in_(COUNTED_REPLIES))  # type: ignore[attr-defined]
         .group_by(Status.in_reply_to_uri))).all())
     batch.reblogs = dict((await session.exec(
         select(Status.reblog_of_id, func.count()).where(Status.reblog_of_id.in_(ids), alive)

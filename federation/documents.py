@@ -299,6 +299,14 @@ class NoteDocument:
     def recipients(self) -> tuple[str, ...]:
         return self.to + self.cc
 
+    def named(self, followers_uri: str | None) -> tuple[str, ...]:
+        """The mentions that name someone in earnest: all of a public or unlisted post's, and of
+        a post beyond public reach only those it also addresses. A tag alone must not reach
+        someone the addressing leaves out: it would show them the post and notify them."""
+        if self.visibility(followers_uri) in ("public", "unlisted"):
+            return self.mentions
+        return tuple(uri for uri in self.mentions if uri in self.recipients)
+
     def visibility(self, followers_uri: str | None) -> str:
         """Mastodon's reading of the addressing: public, unlisted, private or direct."""
         if any(uri in PUBLIC_FORMS for uri in self.to):

@@ -56,7 +56,7 @@ async def _relevant(session: AsyncSession, h: HandlerContext, note: NoteDocument
                Actor.domain.is_(None)))  # type: ignore[union-attr]
     if followed.one() > 0:
         return True
-    if any(h.urls.local_username(uri) for uri in note.recipients + note.mentions):
+    if any(h.urls.local_username(uri) for uri in note.recipients + note.named(actor.followers_uri)):
         return True
     if note.in_reply_to and (h.urls.local_username(note.in_reply_to.split("/statuses/")[0]) is not None):
         return True
@@ -81,14 +81,14 @@ async def on_create(session: AsyncSession, h: HandlerContext, activity: Activity
     await store_question(session, activity, status)
     for parent, author in ancestors:
         await _store(session, h, parent, author)
-    await notify_new_status(session, status, actor, await _local_people(session, h, note), now=h.clock())
+    await notify_new_status(session, status, actor, await _local_people(session, h, note, actor), now=h.clock())
     return f"stored {note.visibility(actor.followers_uri)} post"
 
 
-async def _local_people(session: AsyncSession, h: HandlerContext, note: NoteDocument) -> list[Actor]:
+async def _local_people(session: AsyncSession, h: HandlerContext, note: NoteDocument, author: Actor) -> list[Actor]:
     """The local people a post names or addresses. (Fetched ancestors notify nobody: old news.)"""
     people = []
-    for uri in dict.fromkeys(note.mentions + note.recipients):
+    for uri in dict.fromkeys(note.named(author.followers_uri) + note.recipients):
         username = h.urls.local_username(uri)
         person = await find_local_actor(session, username) if username else None
         if person is not None:
@@ -106,21 +106,21 @@ async def _store(session: AsyncSession, h: HandlerContext, note: NoteDocument, a
         status.created_at = note.published
     session.add(status)
     await session.flush()
-    for uri in await _named(session, h, note):
+    for uri in await _named(session, h, note, author):
         session.add(Mention(status_id=status.id, actor_uri=uri))
     await _add_tags_and_media(session, status, note, author)
     return status
 
 
-async def _named(session: AsyncSession, h: HandlerContext, note: NoteDocument) -> list[str]:
-    """Who a post names: its mentions, and the local people it addresses who exist (at most
+async def _named(session: AsyncSession, h: HandlerContext, note: NoteDocument, author: Actor) -> list[str]:
+    """Who a post names: its mentions (`NoteDocument.named`), and the local people it addresses who exist (at most
     `MAX_TAGS` of them: a post addressed to thousands of made-up names makes no rows for them)."""
     addressed = list(dict.fromkeys(u for u in note.recipients if h.urls.local_username(u)))[:MAX_TAGS]
     if addressed:
         known = set((await session.exec(select(Actor.uri).where(
             col(Actor.uri).in_(addressed), col(Actor.domain).is_(None)))).all())
         addressed = [uri for uri in addressed if uri in known]
-    return list(dict.fromkeys(note.mentions + tuple(addressed)))
+    return list(dict.fromkeys(note.named(author.followers_uri) + tuple(addressed)))
 
 
 async def _add_tags_and_media(session: AsyncSession, status: Status, note: NoteDocument, author: Actor) -> None:
@@ -202,14 +202,14 @@ async def on_update(session: AsyncSession, h: HandlerContext, activity: Activity
 
 async def _replace_details(session: AsyncSession, h: HandlerContext, status: Status, note: NoteDocument) -> None:
     """An edit's mentions (added: someone named stays named), hashtags and attachments (replaced)."""
+    author = await session.get(Actor, status.actor_id)
+    assert author is not None
     named = set((await session.exec(select(Mention.actor_uri).where(Mention.status_id == status.id))).all())
-    for uri in await _named(session, h, note):
+    for uri in await _named(session, h, note, author):
         if uri not in named:
             session.add(Mention(status_id=status.id, actor_uri=uri))
     await session.exec(delete(StatusTag).where(StatusTag.status_id == status.id))  # type: ignore[call-overload]
     await session.exec(delete(MediaAttachment).where(MediaAttachment.status_id == status.id))  # type: ignore[call-overload]
-    author = await session.get(Actor, status.actor_id)
-    assert author is not None
     await _add_tags_and_media(session, status, note, author)
     await session.flush()
 

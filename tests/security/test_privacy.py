@@ -24,9 +24,10 @@ import pytest
 from sqlmodel import select
 
 from actors.accounts import LocalAccount, find_local_account
+from actors.visibility import local_viewer_may_see
 from federation.fetch import FetchError
 from federation.httpsig import sign_cavage
-from storage.tables import Delivery, InboxItem, Status
+from storage.tables import Delivery, InboxItem, Mention, Notification, Status
 from tests.security.conftest import INOVA, RADBOUD
 from tests.security.wire import SECRET, assert_refused, changed, private_key, row_counts
 from tests.support import actions
@@ -511,3 +512,39 @@ async def private_marks_are_sent_to_no_server(scene: Scene) -> None:
     async with scene.mayo.ctx.database.session() as session:
         sent = (await session.exec(select(Delivery).where(Delivery.id.not_in(before)))).all()  # type: ignore[union-attr]
     assert [(row.host, json.loads(row.body)["type"]) for row in sent] == [(INOVA, "Remove")]
+
+
+async def test_a_mention_tag_alone_grants_nothing_beyond_the_addressing(network):
+    """F5: a followers-only post that tags ann without addressing her (a hostile or careless
+    sender) neither shows her the post nor notifies her; one that addresses her does both."""
+    (mayo, inova, _radboud), drain = network
+    await mayo.account("fan")
+    await inova.account("carol", role="staff")
+    carol, ann = f"https://{INOVA}/users/carol", f"https://{mayo.domain}/users/ann"
+    await actions.follow(mayo, "fan", carol)  # so that mayo keeps carol's followers-only posts
+    await drain()
+    inbox = f"https://{mayo.domain}/inbox"
+    mention = [{"type": "Mention", "href": ann, "name": "@ann"}]
+    for number, cc in ((1, []), (2, [ann])):
+        note_id = f"{carol}/statuses/{number}"
+        body = json.dumps({
+            "@context": "https://www.w3.org/ns/activitystreams", "id": f"{note_id}/activity", "type": "Create",
+            "actor": carol, "to": [f"{carol}/followers"], "cc": cc,
+            "object": {"id": note_id, "type": "Note", "attributedTo": carol, "content": f"<p>{SECRET}</p>",
+                       "to": [f"{carol}/followers"], "cc": cc, "tag": mention}}).encode()
+        headers = sign_cavage(method="POST", url=inbox, body=body, key_id=(await inova.local("carol")).key_id,
+                              private_key=await private_key(inova, "carol"), now=mayo.federation.clock())
+        headers["Content-Type"] = "application/activity+json"
+        assert (await mayo.client.post(inbox, content=body, headers=headers)).status_code == 202
+    await drain()
+    tagged_only, addressed = [await actions.status_on(mayo, f"{carol}/statuses/{n}") for n in (1, 2)]
+    ann_id, fan_id = (await mayo.local("ann")).id, (await mayo.local("fan")).id
+    async with mayo.ctx.database.session() as session:
+        assert tagged_only.visibility == addressed.visibility == "private"
+        assert await local_viewer_may_see(session, tagged_only, fan_id)  # the follower: the control
+        assert not await local_viewer_may_see(session, tagged_only, ann_id)
+        assert await local_viewer_may_see(session, addressed, ann_id)
+        notified = (await session.exec(select(Notification.status_id).where(
+            Notification.recipient_id == ann_id, Notification.kind == "mention"))).all()
+        named = (await session.exec(select(Mention.status_id).where(Mention.actor_uri == ann))).all()
+    assert notified == [addressed.id] and named == [addressed.id]

@@ -1,7 +1,7 @@
 """Hostile markup from remote posts and profiles: only the allow-list gets out, and the sanitiser
 never crashes (checklist G1, G2, D9).
 
-The post travels the whole way: signed Create → inbox → worker → client API entity. The
+The post travels the whole way: signed Create → inbox → worker → stream event and client API entity. The
 profile travels as a fetched actor document. Local markup is checked on the HTML page.
 """
 
@@ -21,6 +21,7 @@ from tests.security.conftest import INOVA, MAYO
 from tests.security.wire import create, deliver, signed_by
 from tests.support.actions import follow, status_on
 from tests.support.api import bearer
+from tests.support.streams import event_source, serving
 
 BO = f"https://{INOVA}/users/dr_bo"
 
@@ -101,11 +102,15 @@ async def test_hostile_post_is_clean_in_the_client_api(network):
                   attachment=[{"type": "Document", "mediaType": "image/png", "url": f"https://{INOVA}/m/1.png",
                                "name": '<img src=x onerror="alert(1)">alt'}])
     inbox = f"https://{MAYO}/inbox"
-    assert (await deliver(mayo, inbox, body, await signed_by(inova, "dr_bo", inbox, body))).status_code == 202
-    await drain()
+    headers = await bearer(mayo.ctx, await local_account(mayo, "ann"))
+    async with serving(mayo.app) as base_url, \
+            event_source(base_url, "/api/v1/streaming/user", headers["Authorization"].removeprefix("Bearer ")) as home:
+        assert (await deliver(mayo, inbox, body, await signed_by(inova, "dr_bo", inbox, body))).status_code == 202
+        await drain()
+        streamed = (await home.until("update")).json
+    assert problems_in(streamed["content"]) == [] and "<" not in streamed["spoiler_text"]
     stored = await status_on(mayo, f"{BO}/statuses/1")
     assert stored is not None and problems_in(stored.content) == []
-    headers = await bearer(mayo.ctx, await local_account(mayo, "ann"))
     entity = (await mayo.client.get(f"/api/v1/statuses/{stored.id}", headers=headers)).json()
     assert problems_in(entity["content"]) == []
     assert "<" not in entity["spoiler_text"]

@@ -23,8 +23,16 @@ Workloads (the README's performance section has the figures and what they taught
    delivery. Baseline: RSA-2048 signatures per second. `--profile DIR` runs py-spy on the server
    during fan-out (b) and prints where the samples fell.
 
-`--only ingest|fan-out` runs one part. Not measured yet (see the README): the home timeline at
-a million statuses, streaming and the Fedify peer side by side.
+5. home timeline: a million statuses among 10,000 accounts, seeded straight into the tables
+   (`bench.seed`); readers following 50, 200 and 1,000 of them page `GET /api/v1/timelines/home`
+   from page 1 to page 5 by its `Link: next`, one and sixteen readers at a time; p50/p99 of
+   pages 1 and 5, and the database statements per request, counted in the server
+   (`bench.counting`). Baseline: a bare Starlette endpoint running the one equivalent indexed
+   SELECT on the same database (`bench.timeline_baseline`); every page of both is compared.
+   `--profile DIR` runs py-spy on the server while the readers read.
+
+`--only ingest|fan-out|timeline` runs one part. Not measured yet (see the README): streaming
+and the Fedify peer side by side.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlmodel import select
 
 from bench.peer import actor_uri, host_of
+from bench.seed import seed_home_sync
 from federation.httpsig import sign_cavage
 from storage.engine import Database
 from storage.tables import Actor, Follow
@@ -62,7 +71,9 @@ PYTHON = sys.executable
 ROUNDS = str(Path(sys.executable).with_name("rounds"))
 SECRET = "bench-secret-" + "b" * 40
 IN_FLIGHT = 64
-PARTS = ("ingest", "fan-out")  # ingest also measures memory, the worker and the GET storm
+PARTS = ("ingest", "fan-out", "timeline")  # ingest also measures memory, the worker and the GET storm
+CONCURRENT_READERS = (1, 16)
+PAGES = 5
 KEYS = 16
 
 
@@ -74,15 +85,23 @@ class Sizes:
     storm_servers: int = 500
     rounds_of_memory: int = 3
     followers: int = 10_000
+    # the home timeline: statuses among accounts; readers following so many of them each
+    statuses: int = 1_000_000
+    accounts: int = 10_000
+    follows: tuple[int, ...] = (50, 200, 1_000)
+    readers: int = 16  # per follow count: one for each of the concurrent readers
+    reading_sessions: int = 200  # per follow count and concurrency: pages 1 to 5 each
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(ingest=2_000, actors=200, domains=10, storm_servers=50, followers=1_000)
+        return cls(ingest=2_000, actors=200, domains=10, storm_servers=50, followers=1_000,
+                   statuses=100_000, accounts=1_000, follows=(5, 20, 100), reading_sessions=100)
 
     @classmethod
     def tiny(cls) -> Sizes:
         """Enough to see every part work (the test suite runs this), too little to measure."""
-        return cls(ingest=60, actors=12, domains=6, storm_servers=5, rounds_of_memory=1, followers=40)
+        return cls(ingest=60, actors=12, domains=6, storm_servers=5, rounds_of_memory=1, followers=40,
+                   statuses=3_000, accounts=30, follows=(2, 5, 20), readers=2, reading_sessions=2)
 
 
 @dataclass
@@ -280,8 +299,11 @@ class Target:
             raise SystemExit(f"bench: rounds {' '.join(args)} failed:\n{done.stderr}")
         return done.stdout
 
-    def serve(self, *extra: str) -> Any:
-        return process([ROUNDS, "serve", "--host", "127.0.0.1", "--port", str(self.port), *extra], env=self.env(),
+    def serve(self, *extra: str, counting: bool = False) -> Any:
+        """`rounds serve`; `counting`: the same, with each response's query count in a header
+        (`bench.counting`)."""
+        command = [PYTHON, "-m", "bench.counting"] if counting else [ROUNDS]
+        return process([*command, "serve", "--host", "127.0.0.1", "--port", str(self.port), *extra], env=self.env(),
                        log=self.directory / "serve.log", ready=answers(f"{self.base_url}/.well-known/nodeinfo"),
                        what="rounds serve answering")
 
@@ -346,6 +368,8 @@ def run_engine(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engi
         ingest(report, keys, sizes, engine_name, target, peer_port)
     if "fan-out" in parts:
         fan_out(report, target, sizes, engine_name, peer_port, sign_rate, profile)
+    if "timeline" in parts:
+        home_timeline(report, target, sizes, engine_name, profile)
 
 
 def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_name: str, target: Target,
@@ -518,6 +542,123 @@ def fan_out(report: Report, target: Target, sizes: Sizes, engine_name: str, peer
                "no faults")
 
 
+# --- the home timeline ------------------------------------------------------------------------
+
+@dataclass
+class Reading:
+    """What readers paging their home timelines saw: by page number, latencies (s) and the
+    queries each answer took; answers other than 200; the ids on each reader's pages."""
+
+    latencies: dict[int, list[float]] = field(default_factory=dict)
+    queries: dict[int, list[int]] = field(default_factory=dict)
+    failures: dict[int, int] = field(default_factory=dict)
+    pages: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # (reader, page) → ids
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+async def _read_home(first_pages: list[tuple[str, dict[str, str]]], concurrency: int, sessions: int) -> Reading:
+    """`sessions` readings of pages 1 to PAGES, `concurrency` at a time, as a client pages: page 1,
+    then each `Link: next`. Reading number n is reader n's (in turn): at any moment the readings
+    in flight are different readers'."""
+    reading = Reading()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        todo = iter(range(sessions))
+
+        async def reader_loop() -> None:
+            for number in todo:
+                reader = number % len(first_pages)
+                url: str | None
+                url, headers = first_pages[reader]
+                for page in range(1, PAGES + 1):
+                    if url is None:
+                        break
+                    began = time.perf_counter()
+                    try:
+                        response = await client.get(url, headers=headers)
+                    except httpx.HTTPError:
+                        reading.failures[0] = reading.failures.get(0, 0) + 1
+                        break
+                    reading.latencies.setdefault(page, []).append(time.perf_counter() - began)
+                    if response.status_code != 200:
+                        reading.failures[response.status_code] = reading.failures.get(response.status_code, 0) + 1
+                        break
+                    if "x-bench-queries" in response.headers:
+                        reading.queries.setdefault(page, []).append(int(response.headers["x-bench-queries"]))
+                    reading.pages[(reader, page)] = [entity["id"] for entity in response.json()]
+                    url = response.links.get("next", {}).get("url")
+
+        await asyncio.gather(*(reader_loop() for _ in range(concurrency)))
+    return reading
+
+
+def read_home(first_pages: list[tuple[str, dict[str, str]]], concurrency: int, sessions: int) -> Reading:
+    return asyncio.run(_read_home(first_pages, concurrency, sessions))
+
+
+def home_timeline(report: Report, target: Target, sizes: Sizes, engine_name: str,
+                  profile: Path | None = None) -> None:
+    """Readers following 50, 200 and 1,000 of 10,000 accounts page their home timelines (pages 1
+    to 5) among a million statuses, one and sixteen at a time, from `rounds serve` (each answer's
+    query count in a header, `bench.counting`) and from the baseline (`bench.timeline_baseline`,
+    one indexed SELECT); then both are compared page by page."""
+    step(f"{engine_name}: seeding {sizes.statuses:,} statuses among {sizes.accounts:,} accounts (bulk, not the API)")
+    seeded = seed_home_sync(target.database_url, target.base_url, statuses=sizes.statuses, accounts=sizes.accounts,
+                            follow_counts=sizes.follows, readers_each=sizes.readers,
+                            progress=lambda message: print(f"   {message}", flush=True))
+    report.add(f"{engine_name} home: seeding {sizes.statuses:,} statuses", seeded.seconds, "s")
+    report.figures[f"{engine_name} home statuses seeded"] = target.count(
+        "SELECT count(*) FROM statuses WHERE uri LIKE 'https://h%.bench.example/%'")
+    work, baseline_port = target.directory, free_port()
+    bare = f"http://127.0.0.1:{baseline_port}/home"
+    with target.serve(counting=True) as server, \
+            process([PYTHON, "-m", "bench.timeline_baseline", target.database_url, "127.0.0.1", str(baseline_port)],
+                    log=work / "timeline-baseline.log", ready=answers(f"{bare}?reader=0"),
+                    what="the timeline baseline answering"):
+        profiler = start_profiler(server.pid, profile / f"timeline-{engine_name}.txt") if profile else None
+        mismatched, failed = 0, 0
+        for follows in sizes.follows:
+            readers = seeded.readers[follows]
+            sides = {"rounds": [(f"{target.base_url}/api/v1/timelines/home", {"Authorization": f"Bearer {token}"})
+                                for _, token in readers],
+                     "baseline": [(f"{bare}?reader={actor_id}", {}) for actor_id, _ in readers]}
+            for first_pages in sides.values():
+                read_home(first_pages, 1, len(first_pages))  # warm both: each reader once, unmeasured
+            for concurrency in CONCURRENT_READERS:
+                step(f"{engine_name}: home timeline, following {follows:,}, {concurrency} reader(s), "
+                     f"{sizes.reading_sessions} readings of pages 1-{PAGES}")
+                got = {side: read_home(first_pages, concurrency, sizes.reading_sessions)
+                       for side, first_pages in sides.items()}
+                rounds, base = got["rounds"], got["baseline"]
+                failed += sum(rounds.failures.values())
+                if rounds.failures or base.failures:
+                    print(f"   not 200: rounds {rounds.failures}, baseline {base.failures}", flush=True)
+                mismatched += sum(ids != base.pages.get(key) for key, ids in rounds.pages.items())
+                mismatched += len(base.pages.keys() - rounds.pages.keys())
+                label = f"following {follows:,}, {concurrency} reader{'s' if concurrency > 1 else ''}"
+                for page in (1, PAGES):
+                    for name, share in (("p50", 0.5), ("p99", 0.99)):
+                        report.add(f"{engine_name} home page {page} {name}, {label}",
+                                   1000 * percentile(rounds.latencies.get(page, []), share), "ms",
+                                   1000 * percentile(base.latencies.get(page, []), share), "one indexed SELECT")
+                if concurrency == 1:
+                    counted = [count for counts in rounds.queries.values() for count in counts]
+                    baseline_counted = [count for counts in base.queries.values() for count in counts]
+                    report.add(f"{engine_name} home queries/request, following {follows:,}",
+                               sum(counted) / max(len(counted), 1), "queries",
+                               sum(baseline_counted) / max(len(baseline_counted), 1), "one indexed SELECT")
+        if profiler is not None:
+            stop_profiler(profiler)
+    report.figures[f"{engine_name} home pages unlike the baseline"] = mismatched
+    report.figures[f"{engine_name} home requests not 200"] = failed
+    if mismatched:
+        print(f"   {mismatched} pages differ from the baseline's", flush=True)
+
+
 # --- profiles -------------------------------------------------------------------------------------
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
@@ -595,7 +736,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="an empty database to use (one engine only)")
     parser.add_argument("--only", choices=PARTS, help="run one part (ingest covers memory, worker, GET storm)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="profile the server with py-spy during fan-out (b); stacks and a summary go to DIR")
+                        help="profile the server with py-spy during fan-out (b) and the home timeline's "
+                             "readings; stacks and a summary go to DIR")
     args = parser.parse_args(argv)
     if args.database_url and args.engine == "all":
         parser.error("--database-url names one database: choose one --engine")

@@ -17,6 +17,9 @@ class Status(SQLModel, table=True):
     __tablename__ = "statuses"
     __table_args__ = (
         sa.Index("ix_statuses_actor_id_id", "actor_id", "id"),
+        # An account's statuses count and last status time, from the index alone (migration 0014).
+        sa.Index("ix_statuses_actor_id_created_at", "actor_id", "created_at", "visibility",
+                 sqlite_where=sa.text("deleted_at IS NULL"), postgresql_where=sa.text("deleted_at IS NULL")),
     )
 
     id: int = Field(default_factory=new_id, sa_column=id_column())

@@ -1,7 +1,7 @@
 """The benchmark script keeps working: `python -m bench --tiny` drives real processes end to
 end (signed deliveries from a peer's many hosts, the baseline, the worker, the GET storm, fan-out
-to healthy, slow and dead hosts) and
-every request it makes is answered as it should be. Its figures are not looked at: speed is
+to healthy, slow and dead hosts, the home timeline read page by page beside its one-SELECT
+baseline) and every request it makes is answered as it should be. Its figures are not looked at: speed is
 measured by running the benchmark, never asserted here."""
 
 from __future__ import annotations
@@ -31,3 +31,16 @@ def test_the_tiny_benchmark_runs_and_everything_it_sends_is_accepted(engine_name
     # inboxes, (c) 40 spread over 8 hosts of which 3 are slow and 2 dead: 15 on healthy ones.
     assert [figures[f"{engine_name} fan-out ({case}) delivered"] for case in "abc"] == [3, 40, 15]
     assert figures[f"{engine_name} ingest accepted/s, keys warm"]["value"] > 0
+    # The home timeline: 3,000 seeded statuses; readers following 2, 5 and 20 accounts saw
+    # exactly the baseline's pages, and every figure was measured.
+    assert figures[f"{engine_name} home statuses seeded"] == 3_000
+    assert figures[f"{engine_name} home requests not 200"] == 0
+    assert figures[f"{engine_name} home pages unlike the baseline"] == 0
+    for follows in (2, 5, 20):
+        queries = figures[f"{engine_name} home queries/request, following {follows}"]
+        assert queries["value"] > 1 and queries["baseline"] == 1  # counted in both servers
+        for page in (1, 5):
+            for readers in ("1 reader", "16 readers"):
+                for name in ("p50", "p99"):
+                    figure = figures[f"{engine_name} home page {page} {name}, following {follows}, {readers}"]
+                    assert figure["value"] > 0 and figure["baseline"] > 0

@@ -16,19 +16,24 @@ from web.api.entities.accounts import mute_in_force
 from web.api.paging import Page, link_headers
 from web.context import context_of
 
+# Made once: an alias of Status builds a proxy of each of its columns on first use, which cost
+# more than the rest of a home-timeline request's query put together when made per request.
+# Each condition below has its own, so that no two subqueries of one query share a name.
+BOOSTED = aliased(Status, name="boosted")
+PARENT = aliased(Status, name="parent")
+MUTED_ORIGINAL = aliased(Status, name="muted_original")
+
 
 def boost_shown(viewer_id: int | None) -> ColumnElement[bool]:
     """Not a boost, or a boost of a status the viewer may see (so pages are not short)."""
-    original = aliased(Status)
     return or_(Status.reblog_of_id.is_(None),  # type: ignore[union-attr]
-               exists().where(original.id == Status.reblog_of_id, visible_to(viewer_id, original)))
+               exists().where(BOOSTED.id == Status.reblog_of_id, visible_to(viewer_id, BOOSTED)))
 
 
 def not_a_reply_to_others() -> ColumnElement[bool]:
     """Mastodon's `without_replies`: top-level posts and threads the author continues."""
-    parent = aliased(Status)
     return or_(Status.in_reply_to_uri.is_(None),  # type: ignore[union-attr]
-               exists().where(parent.uri == Status.in_reply_to_uri, parent.actor_id == Status.actor_id))
+               exists().where(PARENT.uri == Status.in_reply_to_uri, PARENT.actor_id == Status.actor_id))
 
 
 def with_media() -> ColumnElement[bool]:
@@ -47,13 +52,12 @@ def not_muted_by(viewer_id: int | None) -> ColumnElement[bool]:
     alike, until the mute expires."""
     if viewer_id is None:
         return Status.id.is_not(None)  # type: ignore[union-attr]
-    original = aliased(Status)
 
     def muted(author_id: Any) -> ColumnElement[bool]:
         return exists().where(Mute.actor_id == viewer_id, Mute.target_id == author_id, mute_in_force())
 
     return and_(~muted(Status.actor_id),
-                ~exists().where(original.id == Status.reblog_of_id, muted(original.actor_id)))
+                ~exists().where(MUTED_ORIGINAL.id == Status.reblog_of_id, muted(MUTED_ORIGINAL.actor_id)))
 
 
 async def status_page(request: Request, query: Select[Any], viewer_id: int | None,

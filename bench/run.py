@@ -31,8 +31,16 @@ Workloads (the README's performance section has the figures and what they taught
    SELECT on the same database (`bench.timeline_baseline`); every page of both is compared.
    `--profile DIR` runs py-spy on the server while the readers read.
 
-`--only ingest|fan-out|timeline` runs one part. Not measured yet (see the README): streaming
-and the Fedify peer side by side.
+6. streaming: local accounts hold the `user` stream open (SSE) and follow one of the peer's
+   actors; a public `Create(Note)` by it goes to the shared inbox and is timed until its event
+   reached every stream (`bench.streaming`): p50/p99 over the streams, and the median time to
+   the last one. Baseline: the same delivery with one stream open.
+
+7. Fedify side by side: the ingest's signed requests, cold and warm, against a Fedify 2.3.6
+   server on the same machine storing each Create in SQLite (`bench.fedify`; inline, then
+   with its in-process queue). Skipped, saying how to enable it, without Node and its modules.
+
+`--only ingest|fan-out|timeline|streaming` runs one part (ingest includes the Fedify peer).
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +70,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlmodel import select
 
+from bench import streaming as streams
+from bench.fedify import add_side_by_side, fedify_ingest
 from bench.peer import actor_uri, host_of
 from bench.seed import seed_home_sync
 from federation.httpsig import sign_cavage
@@ -71,7 +82,7 @@ PYTHON = sys.executable
 ROUNDS = str(Path(sys.executable).with_name("rounds"))
 SECRET = "bench-secret-" + "b" * 40
 IN_FLIGHT = 64
-PARTS = ("ingest", "fan-out", "timeline")  # ingest also measures memory, the worker and the GET storm
+PARTS = ("ingest", "fan-out", "timeline", "streaming")  # ingest also measures memory, the worker and the GET storm
 CONCURRENT_READERS = (1, 16)
 PAGES = 5
 KEYS = 16
@@ -91,17 +102,18 @@ class Sizes:
     follows: tuple[int, ...] = (50, 200, 1_000)
     readers: int = 16  # per follow count: one for each of the concurrent readers
     reading_sessions: int = 200  # per follow count and concurrency: pages 1 to 5 each
+    streams: int = 1_000  # connected streaming clients
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(ingest=2_000, actors=200, domains=10, storm_servers=50, followers=1_000,
-                   statuses=100_000, accounts=1_000, follows=(5, 20, 100), reading_sessions=100)
+                   statuses=100_000, accounts=1_000, follows=(5, 20, 100), reading_sessions=100, streams=200)
 
     @classmethod
     def tiny(cls) -> Sizes:
         """Enough to see every part work (the test suite runs this), too little to measure."""
         return cls(ingest=60, actors=12, domains=6, storm_servers=5, rounds_of_memory=1, followers=40,
-                   statuses=3_000, accounts=30, follows=(2, 5, 20), readers=2, reading_sessions=2)
+                   statuses=3_000, accounts=30, follows=(2, 5, 20), readers=2, reading_sessions=2, streams=3)
 
 
 @dataclass
@@ -370,6 +382,8 @@ def run_engine(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engi
         fan_out(report, target, sizes, engine_name, peer_port, sign_rate, profile)
     if "timeline" in parts:
         home_timeline(report, target, sizes, engine_name, profile)
+    if "streaming" in parts:
+        streaming(report, keys, sizes, engine_name, target, peer_port)
 
 
 def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_name: str, target: Target,
@@ -418,6 +432,10 @@ def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_n
     for number, value in enumerate(repeats, 1):
         report.add(f"{engine_name} RSS after repeat {number}", value, "MB", after, "after ingest")
 
+    step(f"{engine_name}: the same ingest against Fedify 2.3.6 (no queue, then its in-process queue)")
+    add_side_by_side(report, engine_name, first, second,
+                     fedify_ingest(partial(signed_creates, keys, sizes, peer_port), drive, work, sizes.ingest))
+
     step(f"{engine_name}: rounds worker applies what was accepted")
     waiting = target.pending()
     began = time.perf_counter()
@@ -450,6 +468,34 @@ def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_n
         bare = drive([("GET", f"http://127.0.0.1:{bare_port}/", {}, None)] * len(storm))
     report.add(f"{engine_name} GET storm", got.rate, "req/s", bare.rate, "bare Starlette JSON")
     report.add(f"{engine_name} GET storm p99", got.percentile(0.99), "ms", bare.percentile(0.99), "bare Starlette JSON")
+
+
+def streaming(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_name: str, target: Target,
+              peer_port: int) -> None:
+    """From a signed inbox delivery to its event on one stream, then on `sizes.streams`."""
+    actor = streams.followed_actor(peer_port, sizes.domains)
+    key = keys[0]  # the peer lends its first actor the first key (keys go round-robin)
+    inbox = f"{target.base_url}/inbox"
+    with target.serve():
+        step(f"{engine_name}: streaming: {sizes.streams:,} people following {actor}, each holding the user stream")
+        # The actor is known here once its first post arrived; only then can anyone follow it.
+        _note, headers, body = streams.public_create(key, actor, inbox, 0)
+        answer = httpx.post(inbox, headers=headers, content=body, timeout=30)
+        if answer.status_code != 202:
+            raise SystemExit(f"bench: the inbox answered {answer.status_code}: {answer.text[:200]}")
+        known = f"SELECT count(*) FROM actors WHERE uri = '{actor}'"
+        wait_until(lambda: target.count(known) == 1, "the followed actor stored")
+        tokens = streams.prepare_listeners(target.database_url, target.base_url, sizes.streams, actor)
+        one = streams.time_deliveries(target.base_url, tokens[:1],
+                                      streams.deliveries_by(key, actor, inbox, 1, streams.EVENTS))
+        many = streams.time_deliveries(target.base_url, tokens,
+                                       streams.deliveries_by(key, actor, inbox, 1 + streams.EVENTS, streams.EVENTS))
+    report.figures[f"{engine_name} stream events missing"] = one.missing + many.missing
+    count = f"{sizes.streams:,} streams"
+    report.add(f"{engine_name} stream event p50, {count}", many.percentile(0.5), "ms", one.percentile(0.5), "1 stream")
+    report.add(f"{engine_name} stream event p99, {count}", many.percentile(0.99), "ms", one.percentile(0.99),
+               "1 stream")
+    report.add(f"{engine_name} stream event on the last of {count}", many.last, "ms", one.last, "1 stream")
 
 
 SLOW_HOSTS, DEAD_HOSTS = 3, 2  # of the peer's hosts: the last three answer slowly; two more are not served

@@ -1,7 +1,8 @@
 """The benchmark script keeps working: `python -m bench --tiny` drives real processes end to
 end (signed deliveries from a peer's many hosts, the baseline, the worker, the GET storm, fan-out
 to healthy, slow and dead hosts, the home timeline read page by page beside its one-SELECT
-baseline) and every request it makes is answered as it should be. Its figures are not looked at: speed is
+baseline, streams timed from an inbox delivery, the same ingest against a Fedify server) and
+every request it makes is answered as it should be. Its figures are not looked at: speed is
 measured by running the benchmark, never asserted here."""
 
 from __future__ import annotations
@@ -44,3 +45,8 @@ def test_the_tiny_benchmark_runs_and_everything_it_sends_is_accepted(engine_name
                 for name in ("p50", "p99"):
                     figure = figures[f"{engine_name} home page {page} {name}, following {follows}, {readers}"]
                     assert figure["value"] > 0 and figure["baseline"] > 0
+    # Streaming: every event reached every stream, on one and on three.
+    assert figures[f"{engine_name} stream events missing"] == 0
+    assert figures[f"{engine_name} stream event on the last of 3 streams"]["value"] > 0
+    # Fedify side by side: run, or skipped with the reason (no Node or its modules here).
+    assert f"{engine_name} fedify skipped" in figures or figures[f"{engine_name} fedify inline not accepted, warm"] == 0

@@ -72,6 +72,7 @@ from sqlmodel import select
 
 from bench import streaming as streams
 from bench.fedify import add_side_by_side, fedify_ingest
+from bench.load import drive
 from bench.peer import actor_uri, host_of
 from bench.seed import seed_home_sync
 from federation.httpsig import sign_cavage
@@ -81,7 +82,6 @@ from storage.tables import Actor, Follow
 PYTHON = sys.executable
 ROUNDS = str(Path(sys.executable).with_name("rounds"))
 SECRET = "bench-secret-" + "b" * 40
-IN_FLIGHT = 64
 PARTS = ("ingest", "fan-out", "timeline", "streaming")  # ingest also measures memory, the worker and the GET storm
 CONCURRENT_READERS = (1, 16)
 PAGES = 5
@@ -185,50 +185,6 @@ def process(args: list[str], *, env: dict[str, str] | None = None, log: Path, re
 
 def answers(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url, timeout=2).status_code < 500
-
-
-# --- the load generator ---------------------------------------------------------------------
-
-@dataclass
-class Load:
-    seconds: float
-    latencies: list[float]
-    statuses: dict[int, int]
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
-
-
-async def _drive(requests: list[tuple[str, str, dict[str, str], bytes | None]]) -> Load:
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        queue = iter(requests)
-
-        async def worker() -> None:
-            for method, url, headers, body in queue:
-                started = time.perf_counter()
-                try:
-                    response = await client.request(method, url, headers=headers, content=body)
-                    code = response.status_code
-                except httpx.HTTPError:
-                    code = 0
-                latencies.append(time.perf_counter() - started)
-                statuses[code] = statuses.get(code, 0) + 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-        return Load(time.perf_counter() - began, latencies, statuses)
-
-
-def drive(requests: list[tuple[str, str, dict[str, str], bytes | None]]) -> Load:
-    return asyncio.run(_drive(requests))
 
 
 # --- keys and signed requests ---------------------------------------------------------------
@@ -377,7 +333,7 @@ def run_engine(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engi
     target.cli("init")
     target.cli("accounts", "create", "bench", "--email", "bench@example.org", "--role", "staff")
     if "ingest" in parts:
-        ingest(report, keys, sizes, engine_name, target, peer_port)
+        ingest(report, keys, sizes, engine_name, target, peer_port, profile)
     if "fan-out" in parts:
         fan_out(report, target, sizes, engine_name, peer_port, sign_rate, profile)
     if "timeline" in parts:
@@ -387,7 +343,7 @@ def run_engine(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engi
 
 
 def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_name: str, target: Target,
-           peer_port: int) -> None:
+           peer_port: int, profile: Path | None = None) -> None:
     """Inbox ingest (cold and warm keys), memory, the worker's rate, and the GET storm."""
     work, database_url = target.directory, target.database_url
     inbox, recipient = f"{target.base_url}/inbox", f"{target.base_url}/users/bench"
@@ -411,7 +367,10 @@ def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_n
     with target.serve("--no-workers") as server:
         idle = rss_mb(server.pid)
         first = drive(cold)
+        profiler = start_profiler(server.pid, profile / f"ingest-warm-{engine_name}.txt") if profile else None
         second = drive(warm)
+        if profiler is not None:
+            stop_profiler(profiler)
         after = rss_mb(server.pid)
         repeats = []
         for round_number in range(sizes.rounds_of_memory):
@@ -782,8 +741,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="an empty database to use (one engine only)")
     parser.add_argument("--only", choices=PARTS, help="run one part (ingest covers memory, worker, GET storm)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="profile the server with py-spy during fan-out (b) and the home timeline's "
-                             "readings; stacks and a summary go to DIR")
+                        help="profile the server with py-spy during the warm ingest, fan-out (b) and the home "
+                             "timeline's readings; stacks and a summary go to DIR")
     args = parser.parse_args(argv)
     if args.database_url and args.engine == "all":
         parser.error("--database-url names one database: choose one --engine")

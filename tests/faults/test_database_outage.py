@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import socket
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from federation.httpsig import sign_cavage
 from storage.tables import Actor, Delivery, Follow, InboxItem, Status
 from tests.support.private_postgres import ENABLE_HINT, PrivatePostgres, find_binaries
 from tests.support.processes import Instance
+from tests.support.waiting import within
 from web.auth import issue_token
 from web.context import AppContext
 from web.errors import DATABASE_UNAVAILABLE
@@ -111,14 +111,6 @@ async def peer() -> AsyncIterator[Peer]:
     server.should_exit = True
     await task
 
-
-async def within(seconds: float, check, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
 
 
 def create_note(bob_uri: str, note_id: str, text: str, to: str, **extra: object) -> bytes:

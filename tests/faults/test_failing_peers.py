@@ -38,6 +38,7 @@ from tests.conftest import add_account
 from tests.outbox.test_delivery import USER_AGENT, Clock, host_row, load, queue
 from tests.support.api import bearer
 from tests.support.processes import Instance
+from tests.support.waiting import within
 from web.context import AppContext
 from web.settings import Settings
 
@@ -390,14 +391,6 @@ FOLLOWERS_PER_HOST = 12  # three times the worker's per-host limit: each failing
 API_PATHS = ("/api/v1/timelines/public", "/api/v1/instance")
 API_ROUNDS = 10
 
-
-async def within(seconds: float, check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
 
 
 async def timed_requests(api: httpx.AsyncClient, rounds: int) -> list[tuple[str, int, float]]:

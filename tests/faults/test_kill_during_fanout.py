@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from actors.accounts import find_local_account
 from federation.httpsig import SignatureError, SignedRequest, load_public_key_pem, parse_signature, verify_signature
 from storage.tables import Actor, Delivery, Follow
 from tests.support.processes import Instance
+from tests.support.waiting import within
 from web.context import AppContext
 from web.services import build_federation
 from web.settings import Settings
@@ -76,14 +76,6 @@ async def inboxes() -> AsyncIterator[CountingInboxes]:
     server.should_exit = True
     await task
 
-
-async def within(seconds: float, check, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
 
 
 async def test_kill_9_during_a_large_fanout_then_restart_delivers_to_every_inbox(

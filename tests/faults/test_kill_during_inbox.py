@@ -42,6 +42,7 @@ from actors.accounts import find_local_account
 from federation.httpsig import sign_cavage
 from storage.tables import Actor, Delivery, Favourite, Follow, InboxItem, Notification, Status
 from tests.support.processes import Instance
+from tests.support.waiting import within
 from web.context import AppContext
 from web.services import build_federation
 from web.settings import Settings
@@ -182,14 +183,6 @@ class Sender:
             self.marked.set()
         return True
 
-
-async def within(seconds: float, check, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
 
 
 async def test_kill_9_while_applying_a_large_inbox_backlog_then_restart_applies_each_activity_once(

@@ -112,7 +112,6 @@ async def peer() -> AsyncIterator[Peer]:
     await task
 
 
-
 def create_note(bob_uri: str, note_id: str, text: str, to: str, **extra: object) -> bytes:
     """bob's post, addressed to `to` as well as the public (or nobody here would keep it)."""
     note = {"id": note_id, "type": "Note", "attributedTo": bob_uri, "content": f"<p>{text}</p>",

@@ -392,7 +392,6 @@ API_PATHS = ("/api/v1/timelines/public", "/api/v1/instance")
 API_ROUNDS = 10
 
 
-
 async def timed_requests(api: httpx.AsyncClient, rounds: int) -> list[tuple[str, int, float]]:
     """(path, status, seconds) of each request, one after the other."""
     measured = []

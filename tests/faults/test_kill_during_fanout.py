@@ -77,7 +77,6 @@ async def inboxes() -> AsyncIterator[CountingInboxes]:
     await task
 
 
-
 async def test_kill_9_during_a_large_fanout_then_restart_delivers_to_every_inbox(
         new_database_url, tmp_path, inboxes):
     sender = Instance(name="mayo", database_url=new_database_url(empty=True), directory=tmp_path,

@@ -184,7 +184,6 @@ class Sender:
         return True
 
 
-
 async def test_kill_9_while_applying_a_large_inbox_backlog_then_restart_applies_each_activity_once(
         new_database_url, tmp_path, peer):
     instance = Instance(name="mayo", database_url=new_database_url(empty=True), directory=tmp_path,

@@ -160,6 +160,32 @@ async def unpark_host(database: Database, host: str, *, now: datetime | None = N
     return True
 
 
+class HostRevivals:
+    """The inbox's side of parking: every accepted activity tells us its host is up (`heard_from`).
+
+    Busy hosts send many activities a second and are nearly always healthy, so a host found
+    healthy is not read again for `HOST_STATE_TTL`; a host that fails in that second is unparked
+    by the next activity it sends after it, as the delivery worker reads a healthy host's row.
+    """
+
+    def __init__(self, database: Database, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._database = database
+        self._monotonic = monotonic
+        self._healthy: dict[str, float] = {}  # host → when it was found healthy (monotonic)
+
+    async def heard_from(self, host: str, *, now: datetime | None = None) -> bool:
+        """Unpark `host` if it is parked or failing; returns whether it was."""
+        seen = self._monotonic()
+        found = self._healthy.get(host)
+        if found is not None and seen - found < HOST_STATE_TTL:
+            return False
+        revived = await unpark_host(self._database, host, now=now)
+        if len(self._healthy) >= 10_000:
+            self._healthy = {h: t for h, t in self._healthy.items() if seen - t < HOST_STATE_TTL}
+        self._healthy[host] = seen
+        return revived
+
+
 class Verdict(enum.Enum):
     DELIVERED = "delivered"  # 2xx
     REFUSED = "refused"  # the host answered and will not take it: give up

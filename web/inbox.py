@@ -10,7 +10,6 @@ from starlette.routing import Route
 from actors.accounts import find_local_actor
 from federation.documents import host_of
 from inbox.accept import Accepted, Delivery, accept
-from outbox.delivery import unpark_host
 from web.context import context_of
 from web.responses import error_response
 
@@ -36,7 +35,7 @@ async def receive(request: Request) -> Response:
     if not verdict.duplicate:
         federation.inbox_worker.notify()
         # A host that contacts us is alive again: resume deliveries parked for it.
-        if await unpark_host(ctx.database, host_of(verdict.activity_id), now=federation.clock()):
+        if await federation.revivals.heard_from(host_of(verdict.activity_id), now=federation.clock()):
             federation.delivery_worker.notify()
     return Response(status_code=202)
 

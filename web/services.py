@@ -25,7 +25,7 @@ from moderation.blocklist_schedule import BlocklistRefresher
 from moderation.policy import DomainPolicy
 from moderation.suspension import SuspensionPurges
 from outbox.actions import Outbox
-from outbox.delivery import DeliveryWorker
+from outbox.delivery import DeliveryWorker, HostRevivals
 from storage.tables import Actor, LocalKey
 from web import __version__
 from web.context import AppContext
@@ -46,6 +46,7 @@ class Federation:
     policy: DomainPolicy
     inbox_worker: InboxWorker
     delivery_worker: DeliveryWorker
+    revivals: HostRevivals
     poll_endings: PollEndings
     media_cleanup: MediaCleanup
     blocklists: BlocklistRefresher
@@ -102,6 +103,7 @@ async def build_federation(ctx: AppContext, client: httpx.AsyncClient | None = N
         client=client, fetcher=fetcher, actors=actors, outbox=outbox, policy=policy,
         inbox_worker=InboxWorker(ctx.database, handler_context),
         delivery_worker=DeliveryWorker(ctx.database, ctx.keyring, client, clock=clock),
+        revivals=HostRevivals(ctx.database),
         poll_endings=PollEndings(ctx.database, clock=clock),
         media_cleanup=MediaCleanup(ctx.database, MediaStore(ctx.settings.media_dir, ctx.urls.base_url), clock=clock),
         blocklists=BlocklistRefresher(ctx.database, fetcher, every=ctx.settings.blocklist_refresh,

@@ -35,10 +35,12 @@ from federation.httpsig import (
 )
 from outbox.delivery import (
     BACKOFF_CAP,
+    HOST_STATE_TTL,
     LEASE,
     PARK_AFTER_FAILURES,
     PARK_BASE,
     DeliveryWorker,
+    HostRevivals,
     claim_due,
     retry_delay,
     unpark_host,
@@ -495,6 +497,27 @@ async def test_unpark_host_leaves_a_healthy_host_and_its_schedule_alone(ctx, sig
     assert await unpark_host(ctx.database, receiver.netloc, now=clock()) is False
     assert await unpark_host(ctx.database, "unknown.example", now=clock()) is False
     assert (await load(ctx, row_id)).next_attempt_at == later
+
+
+async def test_revivals_read_a_healthy_host_once_a_second_and_a_failing_one_each_time(ctx, signer, receivers, clock):
+    receiver = receivers[0]
+    await set_host(ctx, receiver, consecutive_failures=0)
+    ticks = [100.0]
+    revivals = HostRevivals(ctx.database, monotonic=lambda: ticks[0])
+    assert await revivals.heard_from(receiver.netloc, now=clock()) is False  # healthy: remembered
+
+    async with ctx.database.transaction() as session:  # it fails within the second...
+        (await session.get(Host, receiver.netloc)).consecutive_failures = 3
+    row_id = await queue(ctx, signer, receiver, "/inbox", clock, next_attempt_at=clock() + timedelta(hours=1))
+    assert await revivals.heard_from(receiver.netloc, now=clock()) is False  # ...unseen for that second
+    assert (await host_row(ctx, receiver)).consecutive_failures == 3
+
+    ticks[0] += HOST_STATE_TTL  # the next activity after it revives the host
+    assert await revivals.heard_from(receiver.netloc, now=clock()) is True
+    host = await host_row(ctx, receiver)
+    assert (host.consecutive_failures, host.parked_until) == (0, None)
+    assert (await load(ctx, row_id)).next_attempt_at == clock()
+    assert await revivals.heard_from(receiver.netloc, now=clock()) is False
 
 
 # --- giving up ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -207,14 +207,13 @@ async def ensure_instance_actor(session: AsyncSession, keyring: KeyRing, urls: L
 
 async def find_local_actor(session: AsyncSession, username: str) -> Actor | None:
     """A local person by username, case-insensitively (never the instance actor)."""
-    found = await session.exec(
-        select(Actor).where(
-            Actor.domain.is_(None),  # type: ignore[union-attr]
-            Actor.actor_type == "Person",
-            Actor.username_key == username.lower(),
-        )
-    )
-    return found.first()
+    return (await session.exec(select(Actor).where(is_local_person(username)))).first()
+
+
+def is_local_person(username: str) -> ColumnElement[bool]:
+    """The condition `find_local_actor` looks up by, for queries that join it to more."""
+    return and_(Actor.domain.is_(None), Actor.actor_type == "Person",  # type: ignore[union-attr]
+                Actor.username_key == username.lower())
 
 
 async def find_local_account(session: AsyncSession, username: str) -> LocalAccount | None:

@@ -11,7 +11,7 @@ for the person who muted it; the statuses themselves still show.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import and_, func, literal
 from sqlalchemy.orm import aliased
@@ -46,10 +46,15 @@ async def thread_roots(session: AsyncSession, status_ids: Iterable[int]) -> dict
 async def muted_thread_statuses(session: AsyncSession, actor_id: int, status_ids: Iterable[int]) -> set[int]:
     """Those of `status_ids` that are in a thread `actor_id` muted (no thread walk when they muted none)."""
     muted_roots = set((await session.exec(select(ThreadMute.root_id).where(ThreadMute.actor_id == actor_id))).all())
-    if not muted_roots:
+    return await statuses_in_threads(session, muted_roots, status_ids)
+
+
+async def statuses_in_threads(session: AsyncSession, root_ids: Collection[int], status_ids: Iterable[int]) -> set[int]:
+    """Those of `status_ids` in the threads that start at `root_ids` (no thread walk for none)."""
+    if not root_ids:
         return set()
     return {status_id for status_id, root_id in (await thread_roots(session, status_ids)).items()
-            if root_id in muted_roots}
+            if root_id in root_ids}
 
 
 async def mute_thread(session: AsyncSession, actor_id: int, status: Status) -> None:

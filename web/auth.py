@@ -96,23 +96,22 @@ async def issue_token(session: AsyncSession, app: OAuthApp, user_id: int | None,
 async def find_token(session: AsyncSession, plain: str) -> FoundToken | None:
     """The live (not revoked) token with this value, its app and, for user tokens, the person."""
     found = await session.exec(
-        select(OAuthAccessToken, OAuthApp)
+        select(OAuthAccessToken, OAuthApp, User, Actor)
         .join(OAuthApp, OAuthApp.id == OAuthAccessToken.app_id)
+        .outerjoin(User, User.id == OAuthAccessToken.user_id)
+        .outerjoin(Actor, Actor.id == User.actor_id)
         .where(OAuthAccessToken.token_hash == digest(plain),
                OAuthAccessToken.revoked_at.is_(None))  # type: ignore[union-attr]
     )
     row = found.first()
     if row is None:
         return None
-    token, app = row
+    token, app, user, actor = row
     if token.user_id is None:
         return FoundToken(token=token, app=app, user=None, actor=None)
-    person = (await session.exec(
-        select(User, Actor).join(Actor, Actor.id == User.actor_id).where(User.id == token.user_id)
-    )).first()
-    if person is None:
+    if user is None or actor is None:
         return None
-    return FoundToken(token=token, app=app, user=person[0], actor=person[1])
+    return FoundToken(token=token, app=app, user=user, actor=actor)
 
 
 async def revoke_token(session: AsyncSession, plain: str, app_id: int | None = None) -> bool:

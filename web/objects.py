@@ -13,13 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from actors.accounts import find_local_actor
+from actors.accounts import is_local_person
 from actors.remote import ActorUnavailable
 from actors.visibility import PUBLICLY_SERVED, remote_server_may_see
 from federation.documents import DocumentError, host_of
 from federation.httpsig import SignatureError, SignedRequest, parse_signature, verify_signature
 from moderation.policy import host_of_domain
 from outbox.documents import activity, note_document
+from storage.combined import combined
 from storage.tables import Actor, MediaAttachment, Mention, Status, StatusTag
 from web.context import context_of
 from web.responses import ActivityJSONResponse
@@ -71,10 +72,11 @@ async def _status_or_404(request: Request) -> tuple[Status, Actor]:
     if not raw_id.isdigit():
         raise HTTPException(404, NOT_FOUND)
     async with ctx.database.session() as session:
-        author = await find_local_actor(session, request.path_params["username"])
-        status = await session.get(Status, int(raw_id))
-    if author is None or status is None or status.actor_id != author.id or status.reblog_of_id:
+        found = (await session.exec(select(Status, Actor).join(Actor, Actor.id == Status.actor_id).where(
+            Status.id == int(raw_id), is_local_person(request.path_params["username"])))).first()
+    if found is None or found[0].reblog_of_id:
         raise HTTPException(404, NOT_FOUND)
+    status, author = found
     if status.deleted_at is not None or status.visibility == "local":
         raise HTTPException(404, NOT_FOUND)
     await refuse_suspended_signer(request)
@@ -94,11 +96,14 @@ async def _status_or_404(request: Request) -> tuple[Status, Actor]:
 async def _note(request: Request, status: Status, author: Actor, *, with_context: bool = True) -> dict:
     ctx = context_of(request)
     async with ctx.database.session() as session:
-        mentions = (await session.exec(select(Mention.actor_uri).where(Mention.status_id == status.id))).all()
-        tags = (await session.exec(select(StatusTag.name).where(StatusTag.status_id == status.id))).all()
+        named = await combined(session, {
+            "mentions": select(Mention.actor_uri).where(Mention.status_id == status.id),
+            "tags": select(StatusTag.name).where(StatusTag.status_id == status.id),
+        })
         media = (await session.exec(select(MediaAttachment).where(MediaAttachment.status_id == status.id)
                                     .order_by(MediaAttachment.position, MediaAttachment.id))).all()
-    return note_document(status, author, mention_uris=list(mentions), hashtags=list(tags),
+    return note_document(status, author, mention_uris=[uri for uri, in named["mentions"]],
+                         hashtags=[name for name, in named["tags"]],
                          attachments=list(media), tag_url=f"{ctx.urls.base_url}/tags/{{name}}",
                          with_context=with_context)
 

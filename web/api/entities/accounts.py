@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, and_, func, null, or_
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.urls import LocalUrls
 from federation.html import clean_html
+from storage.combined import combined
 from storage.tables import Actor, Block, Follow, Mute, Status, User, utcnow
 from web.api.compose import to_text
 from web.api.entities.formats import entity_id, iso_date, iso_datetime, missing_avatar, missing_header
@@ -58,23 +59,29 @@ async def load_accounts(session: AsyncSession, actor_ids: Iterable[int]) -> Acco
     batch = AccountBatch()
     if not ids:
         return batch
-    batch.actors = {actor.id: actor for actor in (await session.exec(select(Actor).where(Actor.id.in_(ids)))).all()}
-    for counts, column in ((batch.followers, Follow.followee_id), (batch.following, Follow.follower_id)):
-        rows = await session.exec(select(column, func.count()).where(column.in_(ids), Follow.state == "accepted")
-                                  .group_by(column))
-        counts.update(dict(rows.all()))
+    for actor, role in (await session.exec(select(Actor, User.role).outerjoin(User, User.actor_id == Actor.id)
+                                           .where(Actor.id.in_(ids)))).all():
+        batch.actors[actor.id] = actor
+        if role is not None:
+            batch.roles[actor.id] = role
     # Direct posts are left out of the count and the date (as Mastodon's counter caches):
     # every viewer is shown them, so they must not tell when someone writes privately.
-    rows = await session.exec(
-        select(Status.actor_id, func.count(), func.max(Status.created_at))
+    # The statuses' part comes first: its date column decides how the dates are read back.
+    counts = await combined(session, {
+        "statuses": select(Status.actor_id, func.count(), func.max(Status.created_at))
         .where(Status.actor_id.in_(ids), Status.deleted_at.is_(None),  # type: ignore[union-attr]
                Status.visibility != "direct")
-        .group_by(Status.actor_id))
-    for actor_id, count, last in rows.all():
+        .group_by(Status.actor_id),
+        "followers": select(Follow.followee_id, func.count(), null())
+        .where(Follow.followee_id.in_(ids), Follow.state == "accepted").group_by(Follow.followee_id),
+        "following": select(Follow.follower_id, func.count(), null())
+        .where(Follow.follower_id.in_(ids), Follow.state == "accepted").group_by(Follow.follower_id),
+    })
+    for actor_id, count, last in counts["statuses"]:
         batch.statuses[actor_id] = count
         batch.last_status[actor_id] = last  # max() keeps the column's type: an aware datetime
-    roles = await session.exec(select(User.actor_id, User.role).where(User.actor_id.in_(ids)))
-    batch.roles = dict(roles.all())
+    batch.followers.update((actor_id, count) for actor_id, count, _ in counts["followers"])
+    batch.following.update((actor_id, count) for actor_id, count, _ in counts["following"])
     return batch
 
 

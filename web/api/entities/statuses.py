@@ -14,14 +14,15 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, union
+from sqlalchemy import func, null, union
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from actors.threads import muted_thread_statuses
+from actors.threads import statuses_in_threads
 from actors.urls import LocalUrls
 from actors.visibility import PUBLICLY_SERVED
 from federation.html import clean_html, clean_text
+from storage.combined import combined
 from storage.tables import (
     Actor,
     Bookmark,
@@ -110,16 +111,18 @@ async def load_shared(session: AsyncSession, statuses: Sequence[Status]) -> Stat
     alive = Status.deleted_at.is_(None)  # type: ignore[union-attr]
     # Only public and unlisted replies count (Mastodon's Status#distributable?): the count is
     # shown to every viewer alike, so it must not tell of followers-only or direct replies.
-    batch.replies = dict((await session.exec(
-        select(Status.in_reply_to_uri, func.count()).where(Status.in_reply_to_uri.in_(uris), alive,
-                                                           Status.visibility.in_(COUNTED_REPLIES))  # type: ignore[attr-defined]
-        .group_by(Status.in_reply_to_uri))).all())
-    batch.reblogs = dict((await session.exec(
-        select(Status.reblog_of_id, func.count()).where(Status.reblog_of_id.in_(ids), alive)
-        .group_by(Status.reblog_of_id))).all())
-    batch.favourites = dict((await session.exec(
-        select(Favourite.status_id, func.count()).where(Favourite.status_id.in_(ids))
-        .group_by(Favourite.status_id))).all())
+    counts = await combined(session, {
+        "replies": select(Status.in_reply_to_uri, null(), func.count())
+        .where(Status.in_reply_to_uri.in_(uris), alive, Status.visibility.in_(COUNTED_REPLIES))  # type: ignore[union-attr]
+        .group_by(Status.in_reply_to_uri),
+        "reblogs": select(null(), Status.reblog_of_id, func.count())
+        .where(Status.reblog_of_id.in_(ids), alive).group_by(Status.reblog_of_id),  # type: ignore[union-attr]
+        "favourites": select(null(), Favourite.status_id, func.count())
+        .where(Favourite.status_id.in_(ids)).group_by(Favourite.status_id),
+    })
+    batch.replies = {uri: count for uri, _, count in counts["replies"]}
+    batch.reblogs = {status_id: count for _, status_id, count in counts["reblogs"]}
+    batch.favourites = {status_id: count for _, status_id, count in counts["favourites"]}
     app_ids = {status.application_id for status in everything if status.local and status.application_id}
     if app_ids:
         apps = await session.exec(select(OAuthApp.id, OAuthApp.name, OAuthApp.website)
@@ -138,19 +141,26 @@ async def personalise(session: AsyncSession, shared: StatusBatch, viewer_id: int
     everything = list(batch.statuses.values())
     alive = Status.deleted_at.is_(None)  # type: ignore[union-attr]
     if viewer_id is not None:
-        batch.favourited = set((await session.exec(select(Favourite.status_id).where(
-            Favourite.actor_id == viewer_id, Favourite.status_id.in_(ids)))).all())
-        batch.reblogged = set((await session.exec(select(Status.reblog_of_id).where(
-            Status.actor_id == viewer_id, Status.reblog_of_id.in_(ids), alive))).all())
-        batch.bookmarked = set((await session.exec(select(Bookmark.status_id).where(
-            Bookmark.actor_id == viewer_id, Bookmark.status_id.in_(ids)))).all())
-        batch.pinned = set((await session.exec(select(Pin.status_id).where(
-            Pin.actor_id == viewer_id, Pin.status_id.in_(ids)))).all())
-        batch.muted_authors = set((await session.exec(select(Mute.target_id).where(
-            Mute.actor_id == viewer_id, Mute.target_id.in_({status.actor_id for status in everything}),
-            mute_in_force()))).all())
-        batch.muted_threads = await muted_thread_statuses(session, viewer_id, ids)
-    batch.filters = await load_filters(session, viewer_id, context)
+        authors = {status.actor_id for status in everything}
+        found = await combined(session, {
+            "favourited": select(Favourite.status_id).where(Favourite.actor_id == viewer_id,
+                                                            Favourite.status_id.in_(ids)),
+            "reblogged": select(Status.reblog_of_id).where(Status.actor_id == viewer_id,
+                                                           Status.reblog_of_id.in_(ids), alive),
+            "bookmarked": select(Bookmark.status_id).where(Bookmark.actor_id == viewer_id,
+                                                           Bookmark.status_id.in_(ids)),
+            "pinned": select(Pin.status_id).where(Pin.actor_id == viewer_id, Pin.status_id.in_(ids)),
+            "muted_authors": select(Mute.target_id).where(Mute.actor_id == viewer_id, Mute.target_id.in_(authors),
+                                                          mute_in_force()),
+            "muted_roots": select(ThreadMute.root_id).where(ThreadMute.actor_id == viewer_id),
+            "filters": select(Filter.id).where(Filter.actor_id == viewer_id),
+        })
+        batch.favourited, batch.reblogged, batch.bookmarked, batch.pinned, batch.muted_authors = (
+            {row[0] for row in found[name]}
+            for name in ("favourited", "reblogged", "bookmarked", "pinned", "muted_authors"))
+        batch.muted_threads = await statuses_in_threads(session, {row[0] for row in found["muted_roots"]}, ids)
+        if found["filters"]:
+            batch.filters = await load_filters(session, viewer_id, context)
     poll_ids = [poll.id for poll in batch.polls.values()]
     if viewer_id is not None and poll_ids:
         for poll_id, position in (await session.exec(

@@ -1,0 +1,55 @@
+"""`storage.combined`: several lookups as one statement, each part's rows apart, values typed."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import event, func, null
+from sqlmodel import select
+
+from storage.combined import combined
+from storage.engine import Database
+from storage.tables import Status
+from tests.conftest import add_account
+
+
+async def test_each_part_gets_its_own_rows_typed_from_one_statement(ctx, database: Database):
+    ann = await add_account(ctx, "ann")
+    lee = await add_account(ctx, "lee")
+    written = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+    async with database.transaction() as session:
+        rows = [Status(uri=f"https://mayo.test/statuses/{n}", actor_id=author.actor.id, local=True,
+                       visibility=visibility, content=f"<p>{n}</p>", created_at=written)
+                for n, (author, visibility) in enumerate([(ann, "public"), (ann, "private"), (lee, "public")])]
+        session.add_all(rows)
+        await session.flush()
+        ids = [row.id for row in rows]
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with database.session() as session:
+            found = await combined(session, {
+                "latest": select(Status.actor_id, func.count(), func.max(Status.created_at))
+                .group_by(Status.actor_id),
+                "public": select(Status.actor_id, Status.id, null()).where(Status.visibility == "public"),
+                "none": select(Status.actor_id, Status.id, null()).where(Status.visibility == "direct"),
+            })
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+
+    assert len(statements) == 1
+    assert sorted(found["latest"]) == sorted([(ann.actor.id, 2, written), (lee.actor.id, 1, written)])
+    assert all(row[2].tzinfo is not None for row in found["latest"])  # read back as the column's type
+    assert sorted(found["public"]) == sorted([(ann.actor.id, ids[0], None), (lee.actor.id, ids[2], None)])
+    assert found["none"] == []
+
+
+async def test_one_part_and_no_parts(ctx, database: Database):
+    ann = await add_account(ctx, "ann")
+    async with database.session() as session:
+        assert await combined(session, {}) == {}
+        found = await combined(session, {"ids": select(Status.actor_id).where(Status.actor_id == ann.actor.id)})
+    assert found == {"ids": []}

@@ -13,15 +13,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.availability import translate_connect_errors
 from storage.events import HUB_KEY, EventHub, StreamingSession
+from storage.sqlite_driver import DRIVER
 
-ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+ASYNC_DRIVERS = {"sqlite": DRIVER, "postgresql": "postgresql+asyncpg",
                  "postgres": "postgresql+asyncpg"}
 # asyncpg waits a minute by default for a server that does not answer; a request should not.
 CONNECT_TIMEOUT = 10.0
 
 
 def async_url(url: str) -> str:
-    """`sqlite:///x.db` → `sqlite+aiosqlite:///x.db`; `postgresql://…` → `postgresql+asyncpg://…`."""
+    """`sqlite:///x.db` → `sqlite+roundsqlite:///x.db` (`storage.sqlite_driver`); `postgresql://…` → `postgresql+asyncpg://…`."""
     parsed = make_url(url)
     backend = parsed.drivername.split("+", 1)[0]
     if backend not in ASYNC_DRIVERS:

@@ -48,6 +48,20 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
     databases.close()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`ROUNDS_TEST_ENGINE_BOUND_ONLY=true` keeps only the tests run once per engine: `./dev test`
+    runs PostgreSQL's beside SQLite's, and the tests that need no database only with SQLite."""
+    if os.environ.get("ROUNDS_TEST_ENGINE_BOUND_ONLY") != "true":
+        return
+    bound, free = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        (bound if callspec is not None and "engine_name" in callspec.params else free).append(item)
+    if free:
+        config.hook.pytest_deselected(items=free)
+        items[:] = bound
+
+
 @pytest.fixture(params=ENGINES)
 def engine_name(request: pytest.FixtureRequest) -> str:
     return request.param

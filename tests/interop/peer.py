@@ -10,8 +10,6 @@ is a failure.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import time
@@ -20,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.support import javascript
 from tests.support.processes import Instance
@@ -35,18 +32,7 @@ RFC9421 = "rfc9421"
 
 def ensure_fedify() -> Path:
     """Node 24 with Fedify under tests/js (`npm ci` the first time); skips, or fails under CI, without npm."""
-    if javascript.NODE.exists() and FEDIFY.exists():
-        return javascript.NODE
-    npm = shutil.which("npm")
-    if npm is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(ENABLE_HINT)
-        pytest.skip(ENABLE_HINT)
-    installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=javascript.JS, capture_output=True,
-                               text=True, timeout=600)
-    assert installed.returncode == 0, f"npm ci in {javascript.JS} failed:\n{installed.stdout}\n{installed.stderr}"
-    return javascript.NODE
-
+    return javascript.install_packages(FEDIFY.exists, ENABLE_HINT)
 
 
 class PeerError(Exception):

@@ -10,10 +10,12 @@ where that is a failure (`.ci/run` installs Chromium).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,14 +43,23 @@ def _missing(hint: str) -> None:
 
 def ensure_installed() -> Path:
     """Node 24 with masto.js installed under tests/js; skips (fails under CI) when npm is missing."""
-    if NODE.exists() and (JS / "node_modules" / "masto").exists():
+    return install_packages(lambda: (JS / "node_modules" / "masto").exists(), ENABLE_HINT)
+
+
+def install_packages(installed: Callable[[], bool], hint: str) -> Path:
+    """Node 24 and the packages of tests/js, by `npm ci` unless `installed()` already; one process
+    at a time (`./dev test` runs two pytests at once, and two `npm ci` in one folder collide)."""
+    if NODE.exists() and installed():
         return NODE
     npm = shutil.which("npm")
     if npm is None:
-        _missing(ENABLE_HINT)
-    installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, capture_output=True, text=True,
-                               timeout=600)
-    assert installed.returncode == 0, f"npm ci in {JS} failed:\n{installed.stdout}\n{installed.stderr}"
+        _missing(hint)
+    with open(JS / ".npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (NODE.exists() and installed()):
+            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, capture_output=True, text=True,
+                                  timeout=600)
+            assert done.returncode == 0, f"npm ci in {JS} failed:\n{done.stdout}\n{done.stderr}"
     return NODE
 
 

@@ -408,7 +408,7 @@ def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_n
 
     step(f"{engine_name}: GET storm from {sizes.storm_servers} servers")
     token = target.cli("accounts", "token", "bench").strip()
-    with target.serve() as _server:
+    with target.serve() as server:
         posted = httpx.post(f"{target.base_url}/api/v1/statuses", headers={"Authorization": f"Bearer {token}"},
                             json={"status": "Visiting hours are 9 to 8", "visibility": "public"}, timeout=30).json()
         activity = {"Accept": "application/activity+json"}
@@ -416,7 +416,10 @@ def ingest(report: Report, keys: list[rsa.RSAPrivateKey], sizes: Sizes, engine_n
                  (f"{target.base_url}/.well-known/webfinger?resource=acct:bench@{target.domain}", {}),
                  (posted["uri"], activity), (f"{target.base_url}/users/bench/outbox", activity)]
         storm = [("GET", url, headers, None) for _ in range(sizes.storm_servers) for url, headers in paths]
+        profiler = start_profiler(server.pid, profile / f"get-storm-{engine_name}.txt") if profile else None
         got = drive(storm)
+        if profiler is not None:
+            stop_profiler(profiler)
     failed = {code: n for code, n in got.statuses.items() if code != 200}
     report.figures[f"{engine_name} GET storm not 200"] = sum(failed.values())
     if failed:

@@ -52,8 +52,7 @@ def build(keys_dir: Path, database_url: str) -> Starlette:
             verify_signature(parsed, keys[number % len(keys)])
         except (SignatureError, ValueError, IndexError) as error:
             return JSONResponse({"error": str(error)}, status_code=401)
-        async with database.engine.begin() as connection:
-            await connection.execute(RAW.insert().values(body=body.decode()))
+        await database.write_once(RAW.insert().values(body=body.decode()))
         return Response(status_code=202)
 
     return Starlette(routes=[Route("/inbox", inbox, methods=["POST"])], lifespan=lifespan)

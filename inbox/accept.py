@@ -133,6 +133,5 @@ async def _store(database: Database, activity_id: str, activity_type: str, actor
         actor_uri=actor_uri, body=body.decode("utf-8"), state="pending",
         attempts=0, received_at=now, process_after=now, outcome="",
     ).on_conflict_do_nothing(index_elements=["activity_id"])
-    async with database.transaction() as session:
-        result = await session.exec(statement)  # type: ignore[call-overload]
-    return result.rowcount == 1
+    result = await database.write_once(statement)
+    return result.rowcount == 1  # type: ignore[attr-defined]

@@ -556,19 +556,22 @@ class DeliveryWorker:
                    and self._stamped(row.host, now))
         if not healthy:
             self._healthy_hosts.pop(row.host, None)
+        # A success is recorded whatever became of the claim; anything else only while our claim
+        # stands, so a worker whose lease ran out cannot overwrite the next worker's claim.
+        ours = true() if outcome.verdict is Verdict.DELIVERED else Delivery.claimed_until == row.claimed_until
+        changes = self._row_changes(row, outcome, now)
+        row_changes = _update(Delivery).where(Delivery.id == row.id, ours).values(**changes)
+        if healthy:
+            await self._database.write_once(row_changes)
+            return
         async with self._database.transaction() as session:
-            if outcome.verdict not in (Verdict.LOCAL_RETRY, Verdict.UNSENDABLE) and not healthy:
+            if outcome.verdict not in (Verdict.LOCAL_RETRY, Verdict.UNSENDABLE):
                 if not host_known:
                     insert = sqlite_insert if self._database.is_sqlite else postgresql_insert
                     await session.execute(insert(Host).values(host=row.host, consecutive_failures=0)
                                           .on_conflict_do_nothing(index_elements=["host"]))
                 await self._record_host(session, row.host, outcome, now)
-            # A success is recorded whatever became of the claim; anything else only while our claim
-            # stands, so a worker whose lease ran out cannot overwrite the next worker's claim.
-            delivered = outcome.verdict is Verdict.DELIVERED
-            ours = true() if delivered else Delivery.claimed_until == row.claimed_until
-            await session.execute(_update(Delivery).where(Delivery.id == row.id, ours)
-                                  .values(**self._row_changes(row, outcome, now)))
+            await session.execute(row_changes)
 
     def _stamped(self, host: str, now: datetime) -> bool:
         cached = self._healthy_hosts.get(host)

@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Executable, Result, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.availability import translate_connect_errors
 from storage.events import HUB_KEY, EventHub, StreamingSession
-from storage.sqlite_driver import DRIVER
+from storage.sqlite_driver import COMMIT_AT_ONCE, DRIVER
 
 ASYNC_DRIVERS = {"sqlite": DRIVER, "postgresql": "postgresql+asyncpg",
                  "postgres": "postgresql+asyncpg"}
@@ -75,6 +75,14 @@ class Database:
         """A session whose work commits at the end of the block, or rolls back on error."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    async def write_once(self, statement: Executable) -> Result[Any]:
+        """`statement` in a transaction of its own. On SQLite it commits in the same trip to the
+        connection's thread as it runs, so the database's one write lock is held only while it
+        runs, not until the event loop, busy with other requests, comes round to the COMMIT
+        (other writers wait meanwhile, sleeping in SQLite's busy handler)."""
+        async with self.transaction() as session:
+            return await session.execute(statement.execution_options(**{COMMIT_AT_ONCE: True}))
 
     async def dispose(self) -> None:
         await self.events.close()

@@ -27,23 +27,29 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
     SQLiteDialect_aiosqlite,
+    SQLiteExecutionContext_aiosqlite,
 )
 from sqlalchemy.util import EMPTY_DICT
 
 DRIVER = "sqlite+roundsqlite"
+# An execution option: commit in the same trip as the statement runs (`Database.write_once`).
+COMMIT_AT_ONCE = "rounds_commit_at_once"
 
 _Answer = tuple[Any, int, Any, list[Any]]  # description, rowcount, lastrowid, rows
 
 
-def _execute(connection: Any, operation: str, parameters: Any) -> _Answer:
-    """In the connection's thread: the whole of one statement."""
+def _execute(connection: Any, operation: str, parameters: Any, commit: bool) -> _Answer:
+    """In the connection's thread: the whole of one statement, and its commit when asked."""
     cursor: sqlite3.Cursor = connection._conn.cursor()
     try:
         cursor.execute(operation, parameters if parameters is not None else ())
         rows = cursor.fetchall() if cursor.description else []
-        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+        answer = cursor.description, cursor.rowcount, cursor.lastrowid, rows
     finally:
         cursor.close()
+    if commit:
+        connection._conn.commit()
+    return answer
 
 
 def _executemany(connection: Any, operation: str, seq_of_parameters: Any) -> _Answer:
@@ -58,7 +64,7 @@ def _executemany(connection: Any, operation: str, seq_of_parameters: Any) -> _An
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A cursor that holds one statement's answer; it has no aiosqlite cursor behind it."""
 
-    __slots__ = ("_description", "_rowcount", "_lastrowid")
+    __slots__ = ("_description", "_rowcount", "_lastrowid", "commit_at_once")
 
     def __init__(self, adapt_connection: Any) -> None:  # no trip: the base class makes a cursor here
         self._adapt_connection = adapt_connection
@@ -69,6 +75,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: Any = None
+        self.commit_at_once = False  # set by the execution context for `COMMIT_AT_ONCE` statements
 
     @property
     def description(self) -> Any:
@@ -98,7 +105,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         async with self._adapt_connection._execute_mutex:
-            answer = await self._connection._execute(_execute, self._connection, operation, parameters)
+            answer = await self._connection._execute(_execute, self._connection, operation, parameters,
+                                                     self.commit_at_once)
         self._description, self._rowcount, self._lastrowid, rows = answer
         self._rows = collections.deque(rows)
 
@@ -139,9 +147,18 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         return OneTripConnection(self, adapted._connection)
 
 
+class OneTripExecutionContext(SQLiteExecutionContext_aiosqlite):
+    def create_default_cursor(self) -> Any:
+        cursor = super().create_default_cursor()
+        if self.execution_options.get(COMMIT_AT_ONCE) and isinstance(cursor, OneTripCursor):
+            cursor.commit_at_once = True
+        return cursor
+
+
 class OneTripDialect(SQLiteDialect_aiosqlite):
     driver = "roundsqlite"
     supports_statement_cache = True
+    execution_ctx_cls = OneTripExecutionContext
 
     @classmethod
     def import_dbapi(cls) -> OneTripDBAPI:  # type: ignore[override]

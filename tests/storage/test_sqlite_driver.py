@@ -78,3 +78,17 @@ async def test_a_failed_transaction_leaves_nothing_and_raises_the_databases_erro
     async with sqlite.transaction() as session:  # the pooled connection is clean again
         await session.execute(text("INSERT INTO notes (body) VALUES ('after')"))
     assert await bodies(sqlite) == ["after"]
+
+
+async def test_write_once_commits_in_the_same_trip_as_its_statement(sqlite: Database, trips):
+    written = await sqlite.write_once(text("INSERT INTO notes (body) VALUES ('handover at 7')"))
+    assert written.rowcount == 1
+    assert trips == ["_execute"]  # the INSERT and its COMMIT together: the write lock is not held between trips
+    assert await bodies(sqlite) == ["handover at 7"]
+
+    trips.clear()
+    with pytest.raises(exc.IntegrityError):
+        await sqlite.write_once(text("INSERT INTO notes (body) VALUES ('handover at 7')"))
+    assert trips == ["_execute", "rollback"]
+    assert (await sqlite.write_once(text("UPDATE notes SET body = 'handover at 8'"))).rowcount == 1
+    assert await bodies(sqlite) == ["handover at 8"]

@@ -15,6 +15,7 @@ Workloads (the README's performance section has the figures and what they taught
    verifications and signatures per second in this process.
 2. GET storm: many remote servers fetching an actor, its WebFinger, a post and the outbox, 64
    in flight; req/s and p99. Baseline: a bare Starlette JSON endpoint on the same server stack.
+   `--profile DIR` runs py-spy on the server during the storm.
 3. memory: the RSS of `rounds serve` idle, after ingest, and after each of three repeated
    warm ingest rounds (growth across them would be a leak).
 

@@ -1,12 +1,13 @@
 """Local actions become activities: each writes its rows, the activity and one delivery per
 distinct target inbox (shared inboxes preferred) in the caller's transaction, so a commit
-means the deliveries exist.
+means the deliveries exist; the commit then calls `Outbox.queued` (in a serving process, the
+delivery worker's `notify`), so they go out at once rather than at the worker's next poll.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from federation.vocab import PUBLIC
 from moderation.policy import DomainPolicy
 from outbox.documents import NEVER_FEDERATED, activity, addressing, note_document
 from outbox.polls import PollDraft, add_poll, poll_of, send_poll_update
+from storage.events import call_after_commit
 from storage.ids import new_id
 from storage.tables import (
     Actor,
@@ -47,6 +49,7 @@ class ActionError(ValueError):
 class Outbox:
     urls: LocalUrls
     policy: DomainPolicy
+    queued: Callable[[], None] = lambda: None  # called after a commit that queued deliveries
 
     # --- addressing -----------------------------------------------------------------------
 
@@ -91,6 +94,8 @@ class Outbox:
                                  signer_id=signer.id, body=body))
             count += 1
         await session.flush()
+        if count:
+            call_after_commit(session, self.queued)
         return count
 
     def _activity_id(self, actor: Actor, kind: str) -> str:

@@ -25,9 +25,9 @@ Hosts, as remembered in `hosts`:
 
 Claims are leases (`claimed_until`, 30 s, renewed every 10 s while `run()` holds the rows):
 a killed worker's rows come back within half a minute, and a worker records an outcome only
-while its claim still stands. A row is marked delivered
-in its own small transaction right after the 2xx, so a crash between the two may send that
-row once more after a restart: delivery is at least once, and receivers dedupe by activity id.
+while its claim still stands. A row is marked delivered right after the 2xx (with the other
+successes of that moment, in one statement), so a crash between the two may send that row
+once more after a restart: delivery is at least once, and receivers dedupe by activity id.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from sqlalchemy import ColumnElement, Update, or_, true, update
+from sqlalchemy import ColumnElement, Update, case, func, literal, or_, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel, select
@@ -83,6 +83,8 @@ RETRYABLE_STATUSES = frozenset({408, 429})
 HOST_HOLD_ROUNDS = 2
 # A healthy host's row is read again at most this often by one worker (failing hosts: every time).
 HOST_STATE_TTL = 1.0
+# A claim picks its rows among this many times as many of the earliest due rows.
+CLAIM_LOOKAHEAD = 5
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -109,8 +111,12 @@ def _update(model: type[SQLModel]) -> Update:
 
 
 async def claim_due(database: Database, *, limit: int, now: datetime, lease: timedelta,
-                    skip_hosts: Collection[str] = ()) -> list[Delivery]:
-    """Claim up to `limit` due rows of hosts not parked (nor in `skip_hosts`), until `now + lease`.
+                    per_host: int | None = None, held: Mapping[str, int] | None = None) -> list[Delivery]:
+    """Claim up to `limit` due rows of hosts not parked, until `now + lease`.
+
+    With `per_host`, no host gets more than `per_host` rows less those it `held` already (hosts
+    with none left are skipped); the rows are picked among the earliest due, `CLAIM_LOOKAHEAD`
+    times `limit` of them, so a host with thousands of rows due cannot crowd the others out.
 
     One statement. On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so workers in
     several processes each get different rows without waiting for one another; SQLite runs one
@@ -121,8 +127,19 @@ async def claim_due(database: Database, *, limit: int, now: datetime, lease: tim
     parked = select(Host.host).where(Host.parked_until > now)
     conditions = [Delivery.state == "pending", Delivery.next_attempt_at <= now, _claimable(now),
                   Delivery.host.not_in(parked)]
-    if skip_hosts:
-        conditions.append(Delivery.host.not_in(list(skip_hosts)))
+    if per_host is not None:
+        room = {host: per_host - count for host, count in (held or {}).items()}
+        full = [host for host, left in room.items() if left <= 0]
+        if full:
+            conditions.append(Delivery.host.not_in(full))
+        ahead = (select(Delivery.id, Delivery.host, Delivery.next_attempt_at).where(*conditions)
+                 .order_by(Delivery.next_attempt_at).limit(limit * CLAIM_LOOKAHEAD).subquery("ahead"))
+        place = func.row_number().over(partition_by=ahead.c.host, order_by=(ahead.c.next_attempt_at, ahead.c.id))
+        ranked = select(ahead.c.id, ahead.c.host, place.label("place")).subquery("ranked")
+        partly = {host: left for host, left in room.items() if left > 0}
+        allowed = case(partly, value=ranked.c.host, else_=per_host) if partly else literal(per_host)
+        # The conditions again: on PostgreSQL a row another worker claimed meanwhile fails them when locked.
+        conditions.append(Delivery.id.in_(select(ranked.c.id).where(ranked.c.place <= allowed)))
     due = (
         select(Delivery.id)
         .where(*conditions)
@@ -258,6 +275,52 @@ async def _excerpt(response: httpx.Response) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
+class _Deliveries:
+    """Marks rows delivered, many in one statement (a group commit).
+
+    A success that comes while the previous write runs joins the next one; when successes are
+    few, each is written alone at once. `delivered` returns only when its row is written, and the
+    caller holds its sending slots until then, so a `kill -9` still costs at most the requests
+    in flight a second delivery.
+    """
+
+    def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
+        self._database = database
+        self._clock = clock
+        self._next: tuple[asyncio.Future[None], list[int]] | None = None  # the group not yet being written
+        self._writer: asyncio.Task[None] | None = None
+
+    async def delivered(self, row_id: int) -> None:
+        if self._next is None:
+            self._next = (asyncio.get_running_loop().create_future(), [])
+        written, ids = self._next
+        ids.append(row_id)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+        await asyncio.shield(written)
+
+    async def _write(self) -> None:
+        try:
+            while self._next is not None:
+                (written, ids), self._next = self._next, None
+                try:
+                    # Written whatever became of the claim: the inbox has the activity either way.
+                    await self._database.write_once(
+                        _update(Delivery).where(Delivery.id.in_(ids))
+                        .values(state="delivered", delivered_at=self._clock(), last_error="", claimed_until=None,
+                                attempts=Delivery.attempts + 1))
+                except Exception as error:
+                    written.set_exception(error)
+                    written.exception()  # retrieved here too: every waiter may have been cancelled
+                except BaseException:
+                    written.cancel()
+                    raise
+                else:
+                    written.set_result(None)
+        finally:
+            self._writer = None
+
+
 class DeliveryWorker:
     """Sends claimed deliveries through `client` (the guarded client; its timeouts bound each read, and
     `send_deadline`, in seconds, each request whole)."""
@@ -283,6 +346,7 @@ class DeliveryWorker:
         self._outage = OutageWait(log, "delivery worker")
         self._stopping = False
         self._healthy_hosts: dict[str, tuple[float, Host]] = {}  # host → (read at, monotonic; its row)
+        self._deliveries = _Deliveries(database, clock)
 
     def notify(self) -> None:
         """New deliveries were committed: claim now rather than at the next poll."""
@@ -296,25 +360,32 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set, keeping up to `batch` rows in flight.
 
-        Rows are claimed again as soon as a quarter of the batch has finished. No host holds more
-        than `HOST_HOLD_ROUNDS × per_host_limit` rows: a claim skips hosts that many rows deep and
-        hands back at once what it got beyond that, so a slow host with thousands of rows due
-        never fills the batch and healthy hosts keep being served. When nothing is due, waits up
-        to `IDLE_WAIT` or until `notify()`. On stop, rows not yet sent are handed back.
+        No host holds more than `HOST_HOLD_ROUNDS × per_host_limit` rows (the ones being sent and
+        one round waiting), so a slow host with thousands of rows due never fills the batch and
+        healthy hosts keep being served. After a claim the loop claims again once a quarter of the
+        batch is free if the claim filled the batch, or once a quarter of the rows in flight have
+        finished if hosts were held back at their limit; otherwise (all that was due is taken)
+        after `IDLE_WAIT` or at `notify()`. On stop, rows not yet sent are handed back.
         """
         in_flight: set[asyncio.Task[bool]] = set()
-        refill_at = max(1, self._batch // 4)
+        refill_at = self._batch - max(1, self._batch // 4)  # claim when at most this many rows are in flight
+        claim_at: int | None = None  # claim again when in flight drops to this; None: when woken or idle
         renewed_at = self._clock()
         try:
             while not stop.is_set():
                 self._wake.clear()
-                room = self._batch - len(in_flight)
-                full = room < refill_at
-                if not full:
-                    rows = await self._claim(room)
+                if len(in_flight) <= refill_at:
+                    room = self._batch - len(in_flight)
+                    rows, held_back = await self._claim(room)
                     in_flight.update(asyncio.create_task(self._deliver_held(row)) for row in rows)
-                    full = len(rows) == room  # more may be due: claim again as soon as there is room
-                await self._pause(stop, in_flight if full else set())
+                    if len(rows) == room:
+                        claim_at = refill_at
+                    elif held_back:
+                        claim_at = len(in_flight) - max(1, len(in_flight) // 4)
+                    else:
+                        claim_at = None
+                if await self._pause(stop, in_flight, claim_at) and claim_at is None:
+                    claim_at = refill_at  # new rows: claim as soon as there is room
                 in_flight = {task for task in in_flight if not task.done()}
                 if self._clock() - renewed_at >= RENEW_EVERY:
                     await self._renew()
@@ -326,29 +397,25 @@ class DeliveryWorker:
             finally:
                 self._stopping = False
 
-    async def _claim(self, limit: int) -> list[Delivery]:
-        """Claim for the run loop: at most `HOST_HOLD_ROUNDS × per_host_limit` rows held per host."""
+    async def _claim(self, limit: int) -> tuple[list[Delivery], bool]:
+        """Claim for the run loop, at most `HOST_HOLD_ROUNDS × per_host_limit` rows held per host;
+        also says whether a host was held back at that limit (it may have more rows due)."""
         cap = HOST_HOLD_ROUNDS * self._per_host_limit
         held = Counter(row.host for row in self._held.values())
         try:
             rows = await claim_due(self._database, limit=limit, now=self._clock(), lease=self._lease,
-                                   skip_hosts=[host for host, count in held.items() if count >= cap])
+                                   per_host=cap, held=held)
         except Exception as error:
             if is_unavailable(error):
                 self._outage.failed(error)  # logged once per outage; the run loop's pause paces the retries
             else:
                 log.exception("claiming deliveries failed; trying again shortly")
-            return []
+            return [], False
         self._outage.succeeded()
-        kept, excess = [], []
         for row in rows:
             held[row.host] += 1
-            (kept if held[row.host] <= cap else excess).append(row)
-        if excess:
-            await self._hand_back_all(excess)
-        for row in kept:
             self._held[row.id] = row  # counted from the claim on, not from when its task starts
-        return kept
+        return rows, any(count >= cap for count in held.values())
 
     async def _deliver_held(self, row: Delivery) -> bool:
         self._held[row.id] = row
@@ -386,10 +453,21 @@ class DeliveryWorker:
                 if row.id in kept and row.claimed_until == old:
                     row.claimed_until = until
 
-    async def _pause(self, stop: asyncio.Event, busy: set[asyncio.Task[bool]]) -> None:
-        waiters = {asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())}
+    async def _pause(self, stop: asyncio.Event, in_flight: set[asyncio.Task[bool]], claim_at: int | None) -> bool:
+        """Wait up to `IDLE_WAIT` until at most `claim_at` rows are in flight (if given), `notify()`
+        or `stop`; returns whether `notify()` woke it."""
+        woken = asyncio.create_task(self._wake.wait())
+        waiters = {woken, asyncio.create_task(stop.wait())}
+        deadline = time.monotonic() + IDLE_WAIT
         try:
-            await asyncio.wait(waiters | busy, timeout=IDLE_WAIT, return_when=asyncio.FIRST_COMPLETED)
+            while True:
+                busy = {task for task in in_flight if not task.done()} if claim_at is not None else set()
+                left = deadline - time.monotonic()
+                if (claim_at is not None and len(busy) <= claim_at) or left <= 0:
+                    return False
+                done, _ = await asyncio.wait(waiters | busy, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if done & waiters:
+                    return woken in done
         finally:
             for waiter in waiters:
                 waiter.cancel()
@@ -524,46 +602,36 @@ class DeliveryWorker:
     # --- recording --------------------------------------------------------------------------
 
     async def _hand_back(self, row: Delivery) -> None:
-        await self._hand_back_all([row])
-
-    async def _hand_back_all(self, rows: list[Delivery]) -> None:
-        """Let go of claimed rows unsent (claimed together, they share one `claimed_until`)."""
-        by_lease: dict[datetime | None, list[int]] = {}
-        for row in rows:
-            by_lease.setdefault(row.claimed_until, []).append(row.id)
+        """Let go of a claimed row unsent."""
         try:
-            async with self._database.transaction() as session:
-                for lease, ids in by_lease.items():
-                    await session.execute(_update(Delivery)
-                                          .where(Delivery.id.in_(ids), Delivery.claimed_until == lease)
-                                          .values(claimed_until=None))
+            await self._database.write_once(_update(Delivery)
+                                            .where(Delivery.id == row.id, Delivery.claimed_until == row.claimed_until)
+                                            .values(claimed_until=None))
         except Exception as error:
             if is_unavailable(error):
-                log.warning("handing back %d deliveries: the database is unavailable; they return when their "
-                            "claim ends", len(rows))
+                log.warning("handing back delivery %s: the database is unavailable; it returns when its claim ends",
+                            row.id)
             else:
-                log.exception("handing back %d deliveries failed; they return when their claim ends", len(rows))
+                log.exception("handing back delivery %s failed; it returns when its claim ends", row.id)
 
     async def _record(self, row: Delivery, outcome: Outcome, *, host_known: bool) -> None:
         """Record the row's outcome and the host's, in one small transaction (host first, then row).
 
-        Each success is written at once, not batched: a batch would be lost with the process, and
-        a `kill -9` must cost at most the requests in flight a second delivery (tests/faults).
-        A plain success to a healthy host, stamped recently, leaves the host's row alone.
+        A plain success to a healthy host, stamped recently, leaves the host's row alone and is
+        written with the other successes of the moment (`_Deliveries`); this returns once it is,
+        as a `kill -9` must cost at most the requests in flight a second delivery (tests/faults).
         """
         now = self._clock()
-        healthy = (outcome.verdict is Verdict.DELIVERED and outcome.accepts_rfc9421 is None
-                   and self._stamped(row.host, now))
-        if not healthy:
-            self._healthy_hosts.pop(row.host, None)
+        if (outcome.verdict is Verdict.DELIVERED and outcome.accepts_rfc9421 is None
+                and self._stamped(row.host, now)):
+            await self._deliveries.delivered(row.id)
+            return
+        self._healthy_hosts.pop(row.host, None)
         # A success is recorded whatever became of the claim; anything else only while our claim
         # stands, so a worker whose lease ran out cannot overwrite the next worker's claim.
         ours = true() if outcome.verdict is Verdict.DELIVERED else Delivery.claimed_until == row.claimed_until
         changes = self._row_changes(row, outcome, now)
         row_changes = _update(Delivery).where(Delivery.id == row.id, ours).values(**changes)
-        if healthy:
-            await self._database.write_once(row_changes)
-            return
         async with self._database.transaction() as session:
             if outcome.verdict not in (Verdict.LOCAL_RETRY, Verdict.UNSENDABLE):
                 if not host_known:

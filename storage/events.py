@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ log = logging.getLogger("rounds.events")
 CHANNEL = "rounds_stream"
 HUB_KEY = "rounds.event_hub"
 _PENDING_KEY = "rounds.pending_events"
+_CALLBACKS_KEY = "rounds.after_commit"
 LISTEN_READY_TIMEOUT = 10.0
 RECONNECT_DELAY = 1.0
 
@@ -294,6 +295,11 @@ def _after_flush(session: Session, _context: Any) -> None:
         _emit(session, _watched(session))
 
 
+def call_after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Call `callback` in this process when (and only if) the session's transaction commits."""
+    session.sync_session.info.setdefault(_CALLBACKS_KEY, {})[callback] = None
+
+
 @event.listens_for(StreamingSession, "after_commit")
 def _after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
@@ -301,8 +307,11 @@ def _after_commit(session: Session) -> None:
     if pending and hub is not None:
         for item in pending:
             hub.deliver(item)
+    for callback in session.info.pop(_CALLBACKS_KEY, {}):
+        callback()
 
 
 @event.listens_for(StreamingSession, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
+    session.info.pop(_CALLBACKS_KEY, None)

@@ -96,13 +96,14 @@ async def build_federation(ctx: AppContext, client: httpx.AsyncClient | None = N
     # Blocks and allows are read from the database and cached a few seconds (moderation.policy).
     policy = DomainPolicy(mode=ctx.settings.federation_mode, network=ctx.network)
     actors = RemoteActors(ctx.database, fetcher, ctx.urls, clock=clock, policy=policy)
-    outbox = Outbox(urls=ctx.urls, policy=policy)
+    delivery_worker = DeliveryWorker(ctx.database, ctx.keyring, client, clock=clock)
+    outbox = Outbox(urls=ctx.urls, policy=policy, queued=delivery_worker.notify)
     handler_context = HandlerContext(urls=ctx.urls, actors=actors, fetcher=fetcher, replies=outbox,
                                      clock=clock, network=ctx.network)
     return Federation(
         client=client, fetcher=fetcher, actors=actors, outbox=outbox, policy=policy,
         inbox_worker=InboxWorker(ctx.database, handler_context),
-        delivery_worker=DeliveryWorker(ctx.database, ctx.keyring, client, clock=clock),
+        delivery_worker=delivery_worker,
         revivals=HostRevivals(ctx.database),
         poll_endings=PollEndings(ctx.database, clock=clock),
         media_cleanup=MediaCleanup(ctx.database, MediaStore(ctx.settings.media_dir, ctx.urls.base_url), clock=clock),

@@ -19,6 +19,7 @@ from email.utils import format_datetime
 
 import pytest
 import uvicorn
+from sqlalchemy import event
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,6 +34,8 @@ from federation.httpsig import (
     parse_signature,
     verify_signature,
 )
+from moderation.policy import DomainPolicy
+from outbox.actions import Outbox
 from outbox.delivery import (
     BACKOFF_CAP,
     HOST_STATE_TTL,
@@ -41,6 +44,7 @@ from outbox.delivery import (
     PARK_BASE,
     DeliveryWorker,
     HostRevivals,
+    _Deliveries,
     claim_due,
     retry_delay,
     unpark_host,
@@ -581,6 +585,67 @@ async def test_concurrent_claims_never_return_the_same_row(ctx, signer, receiver
     assert await claim_due(ctx.database, limit=100, now=clock(), lease=LEASE) == []
 
 
+async def test_claims_give_each_host_at_most_its_room_and_concurrent_ones_never_the_same_row(
+        ctx, signer, receivers, clock):
+    busy, quiet = receivers
+    ids = {await queue(ctx, signer, host, "/inbox", clock) for host in (busy, quiet) for _ in range(12)}
+    # The worker holds four of the busy host's rows already: one more fits, and five of the quiet one's.
+    first = await claim_due(ctx.database, limit=10, now=clock(), lease=LEASE, per_host=5, held={busy.netloc: 4})
+    assert sorted(row.host for row in first) == sorted([busy.netloc] + [quiet.netloc] * 5)
+    assert await claim_due(ctx.database, limit=10, now=clock(), lease=LEASE, per_host=5,
+                           held={busy.netloc: 5, quiet.netloc: 5}) == []  # no room left for either host
+    # At once (on PostgreSQL, a claim skips rows another has locked, so it may get fewer than its room).
+    batches = await asyncio.gather(*(claim_due(ctx.database, limit=10, now=clock(), lease=LEASE, per_host=3)
+                                     for _ in range(3)))
+    assert all(len([row for row in batch if row.host == host.netloc]) <= 3
+               for batch in batches for host in (busy, quiet))
+    rest = await claim_due(ctx.database, limit=100, now=clock(), lease=LEASE)
+    claimed = [row.id for row in first + rest] + [row.id for batch in batches for row in batch]
+    assert len(claimed) == len(set(claimed)) == len(ids) and set(claimed) == ids
+
+
+async def test_run_claims_again_as_rows_finish_when_hosts_were_held_back(
+        ctx, signer, receivers, new_worker, clock, monkeypatch):
+    """Both hosts have more rows due than the worker may hold for them; it never idles waiting for them."""
+    monkeypatch.setattr("outbox.delivery.IDLE_WAIT", 3600.0)  # an idle wait would outlast the safety timeout
+    rows = [await queue(ctx, signer, receivers[number % 2], "/inbox", clock) for number in range(40)]
+    worker = new_worker(per_host_limit=2, batch=50)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    for receiver in receivers:
+        await receiver.until(lambda receiver=receiver: len(receiver.arrivals) == 20)
+    stop.set()
+    await asyncio.wait_for(running, timeout=10)
+    assert {(await load(ctx, row_id)).state for row_id in rows} == {"delivered"}
+
+
+async def test_successes_that_come_together_are_written_in_one_statement_and_each_waits_for_it(
+        ctx, signer, receivers, clock):
+    rows = [await queue(ctx, signer, receivers[0], "/inbox", clock) for _ in range(5)]
+    deliveries = _Deliveries(ctx.database, clock)
+    updates: list[str] = []
+
+    def seen(_connection, _cursor, statement, *_rest):
+        if statement.lstrip().upper().startswith("UPDATE DELIVERIES"):
+            updates.append(statement)
+
+    engine = ctx.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        together = [asyncio.create_task(deliveries.delivered(row_id)) for row_id in rows[:3]]
+        await asyncio.sleep(0)  # the three have joined one group; its write starts before the next two join
+        later = [asyncio.create_task(deliveries.delivered(row_id)) for row_id in rows[3:]]
+        await asyncio.gather(*together)
+        assert not any(task.done() for task in later)  # the next group waits for its own write
+        await asyncio.gather(*later)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(updates) == 2
+    written = [await load(ctx, row_id) for row_id in rows]
+    assert {(row.state, row.attempts, row.claimed_until, row.delivered_at) for row in written} == {
+        ("delivered", 1, None, clock())}
+
+
 async def test_two_workers_share_the_queue_and_send_no_row_twice(ctx, signer, receivers, new_worker, clock):
     rows = [await queue(ctx, signer, receivers[number % 2], "/inbox", clock) for number in range(120)]
     workers = [new_worker(batch=25), new_worker(batch=25)]
@@ -654,6 +719,36 @@ async def test_run_serves_new_rows_while_a_slow_host_still_hangs(ctx, signer, re
     stop.set()
     await asyncio.wait_for(running, timeout=10)
     assert [(await load(ctx, row_id)).state for row_id in (held, fresh)] == ["delivered", "delivered"]
+
+
+async def test_rows_queued_by_the_outbox_go_out_when_their_transaction_commits_not_at_the_next_poll(
+        ctx, signer, receivers, new_worker, clock, monkeypatch):
+    monkeypatch.setattr("outbox.delivery.IDLE_WAIT", 3600.0)  # the next poll would outlast the safety timeout
+    receiver = receivers[0]
+    worker = new_worker()
+    woken: list[str] = []
+    outbox = Outbox(urls=ctx.urls, policy=DomainPolicy(), queued=lambda: (woken.append("queued"), worker.notify()))
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+
+    async def post(number: int, *, fail: bool = False) -> None:
+        document = {"id": f"http://mayo.test/users/dr_ann/statuses/q{number}/activity", "type": "Create",
+                    "actor": signer.uri}
+        async with ctx.database.transaction() as session:
+            await outbox.enqueue(session, document, signer, [receiver.url("/inbox")])
+            if fail:
+                raise RuntimeError("the action failed after queueing")
+
+    with pytest.raises(RuntimeError):
+        await post(1, fail=True)
+    assert woken == []  # rolled back: nothing to send, no one woken
+    clock.advance(minutes=1)  # the outbox stamps rows due at the real time, a little after the test clock's
+    await post(2)
+    assert woken == ["queued"]
+    await receiver.until(lambda: len(receiver.arrivals) == 1)
+    assert receiver.arrivals[0].activity_id.endswith("/q2/activity")
+    stop.set()
+    await asyncio.wait_for(running, timeout=10)
 
 
 async def test_a_slow_host_with_many_rows_never_fills_the_batch(ctx, signer, receivers, new_worker, clock):

@@ -68,7 +68,6 @@ async def create_report(request: Request) -> Response:
                                    target=target, statuses=statuses, category=category, comment=comment,
                                    forward=forward, instance_actor=instance_actor)
         entity = await report_entity(session, ctx, report, target)
-    request.app.state.federation.delivery_worker.notify()
     return JSONResponse(entity)
 
 

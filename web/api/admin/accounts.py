@@ -190,7 +190,6 @@ async def take(request: Request) -> Response:
                                  instance_actor=await _instance_actor(session, request))
         except AccountActionError as error:
             return validation_error("type", "ERR_INVALID", str(error), "Type")
-    federation.delivery_worker.notify()
     return JSONResponse({})
 
 
@@ -205,7 +204,6 @@ async def _undo(request: Request, verb: str) -> Response:
         await lift_from_account(session, federation.outbox, moderator=viewer.actor, target=actor, user=user,
                                 verb=verb)
         entity = await _rendered(session, request, actor)
-    federation.delivery_worker.notify()
     return JSONResponse(entity)
 
 

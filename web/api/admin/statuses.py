@@ -52,7 +52,6 @@ async def delete_status(request: Request) -> Response:
         instance = (await session.exec(select(Actor).where(Actor.uri == ctx.urls.instance_actor))).one()
         await delete_status_as_moderator(session, federation.outbox, moderator=viewer.actor, status=status,
                                          author=author, text=text, report=report, instance_actor=instance)
-    federation.delivery_worker.notify()
     return JSONResponse({})
 
 

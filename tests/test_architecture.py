@@ -12,3 +12,13 @@ def test_packages_import_only_down_the_ladder():
     result = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contracts: 2 kept, 0 broken." in result.stdout
+
+
+def test_a_serving_process_loads_neither_the_migration_tool_nor_the_image_library_until_needed():
+    """Each is memory every instance would hold idle (README, Memory): Alembic is for `rounds init`,
+    Pillow for the first upload."""
+    probe = ("import sys, web.cli, web.app, web.api.media, web.api.profile\n"
+             "print(' '.join(sorted({'alembic', 'PIL'} & {name.split('.')[0] for name in sys.modules})))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []

@@ -18,6 +18,7 @@ from federation.documents import DocumentError, host_of, id_of, type_of
 from federation.httpsig import SignatureError, SignedRequest, parse_signature, verify_signature
 from federation.jsonutil import InvalidJSON, JSONTooDeep, loads_bounded
 from moderation.policy import DomainPolicy
+from storage.batches import GroupWriter
 from storage.engine import Database
 from storage.ids import new_id
 from storage.tables import InboxItem
@@ -52,6 +53,7 @@ async def accept(
     delivery: Delivery,
     *,
     database: Database,
+    store: InboxStore,
     actors: RemoteActors,
     policy: DomainPolicy,
     now: datetime,
@@ -112,7 +114,7 @@ async def accept(
         return Rejected(403, refusal)
     # A Delete signed by someone else is one forwarded by a server that boosted the post: kept
     # under its signer, and applied only once its origin confirms the post is gone (inbox.forwarding).
-    stored = await _store(database, activity_id, activity_type, key.actor_uri, delivery.body, now)
+    stored = await store.add(activity_id, activity_type, key.actor_uri, delivery.body, now)
     return Accepted(activity_id=activity_id, duplicate=not stored, scheme=signature.scheme)
 
 
@@ -124,14 +126,29 @@ def _verifies(signature, key) -> bool:
     return True
 
 
-async def _store(database: Database, activity_id: str, activity_type: str, actor_uri: str,
-                 body: bytes, now: datetime) -> bool:
-    """Insert once by activity id; a concurrent or repeated delivery inserts nothing."""
-    insert = sqlite_insert if database.is_sqlite else postgresql_insert
-    statement = insert(InboxItem).values(
-        id=new_id(), activity_id=activity_id, activity_type=activity_type,
-        actor_uri=actor_uri, body=body.decode("utf-8"), state="pending",
-        attempts=0, received_at=now, process_after=now, outcome="",
-    ).on_conflict_do_nothing(index_elements=["activity_id"])
-    result = await database.write_once(statement)
-    return result.rowcount == 1  # type: ignore[attr-defined]
+class InboxStore:
+    """Keeps accepted activities for the inbox worker, once by activity id.
+
+    The activities accepted at the same moment are inserted in one statement (`storage.batches`):
+    on SQLite, with its one writer, 64 requests in flight otherwise queue for the write lock one
+    insert at a time. Each request still answers 202 only once its row is committed.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._batches: GroupWriter[dict[str, object], bool] = GroupWriter(self._insert)
+
+    async def add(self, activity_id: str, activity_type: str, actor_uri: str, body: bytes, now: datetime) -> bool:
+        """Store the activity unless one with its id is stored; returns whether it was new."""
+        return await self._batches.write({
+            "id": new_id(), "activity_id": activity_id, "activity_type": activity_type, "actor_uri": actor_uri,
+            "body": body.decode("utf-8"), "state": "pending", "attempts": 0, "received_at": now,
+            "process_after": now, "outcome": ""})
+
+    async def _insert(self, rows: list[dict[str, object]]) -> list[bool]:
+        insert = sqlite_insert if self._database.is_sqlite else postgresql_insert
+        firsts = list({row["activity_id"]: row for row in reversed(rows)}.values())  # one per id, the first
+        statement = (insert(InboxItem).values(firsts).on_conflict_do_nothing(index_elements=["activity_id"])
+                     .returning(InboxItem.id))
+        inserted = set((await self._database.write_once(statement)).scalars().all())
+        return [row["id"] in inserted for row in rows]

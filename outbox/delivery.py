@@ -57,6 +57,7 @@ from federation.fetch import AddressRefused, parse_retry_after
 from federation.httpsig import sign_cavage, sign_rfc9421
 from federation.vocab import ACTIVITY_JSON
 from storage.availability import OutageWait, is_unavailable
+from storage.batches import GroupWriter
 from storage.engine import Database
 from storage.tables import Actor, Delivery, Host, LocalKey
 
@@ -276,49 +277,27 @@ async def _excerpt(response: httpx.Response) -> str:
 
 
 class _Deliveries:
-    """Marks rows delivered, many in one statement (a group commit).
+    """Marks rows delivered, the successes of the moment in one statement (`storage.batches`).
 
-    A success that comes while the previous write runs joins the next one; when successes are
-    few, each is written alone at once. `delivered` returns only when its row is written, and the
-    caller holds its sending slots until then, so a `kill -9` still costs at most the requests
-    in flight a second delivery.
+    `delivered` returns only once its row is written, and the caller holds its sending slots
+    until then, so a `kill -9` still costs at most the requests in flight a second delivery.
     """
 
     def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
         self._database = database
         self._clock = clock
-        self._next: tuple[asyncio.Future[None], list[int]] | None = None  # the group not yet being written
-        self._writer: asyncio.Task[None] | None = None
+        self._batches: GroupWriter[int, None] = GroupWriter(self._mark)
 
     async def delivered(self, row_id: int) -> None:
-        if self._next is None:
-            self._next = (asyncio.get_running_loop().create_future(), [])
-        written, ids = self._next
-        ids.append(row_id)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write())
-        await asyncio.shield(written)
+        await self._batches.write(row_id)
 
-    async def _write(self) -> None:
-        try:
-            while self._next is not None:
-                (written, ids), self._next = self._next, None
-                try:
-                    # Written whatever became of the claim: the inbox has the activity either way.
-                    await self._database.write_once(
-                        _update(Delivery).where(Delivery.id.in_(ids))
-                        .values(state="delivered", delivered_at=self._clock(), last_error="", claimed_until=None,
-                                attempts=Delivery.attempts + 1))
-                except Exception as error:
-                    written.set_exception(error)
-                    written.exception()  # retrieved here too: every waiter may have been cancelled
-                except BaseException:
-                    written.cancel()
-                    raise
-                else:
-                    written.set_result(None)
-        finally:
-            self._writer = None
+    async def _mark(self, ids: list[int]) -> list[None]:
+        # Written whatever became of the claim: the inbox has the activity either way.
+        await self._database.write_once(
+            _update(Delivery).where(Delivery.id.in_(ids))
+            .values(state="delivered", delivered_at=self._clock(), last_error="", claimed_until=None,
+                    attempts=Delivery.attempts + 1))
+        return [None] * len(ids)
 
 
 class DeliveryWorker:

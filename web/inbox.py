@@ -27,7 +27,7 @@ async def receive(request: Request) -> Response:
     target = ctx.urls.base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     verdict = await accept(
         Delivery(method=request.method, url=target, headers=request.headers, body=body),
-        database=ctx.database, actors=federation.actors, policy=federation.policy,
+        database=ctx.database, store=federation.inbox_store, actors=federation.actors, policy=federation.policy,
         now=federation.clock(),
     )
     if not isinstance(verdict, Accepted):

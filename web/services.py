@@ -19,6 +19,7 @@ from actors.poll_endings import PollEndings
 from actors.remote import RemoteActors
 from federation.fetch import Fetcher, make_client
 from federation.httpsig import sign_cavage
+from inbox.accept import InboxStore
 from inbox.context import HandlerContext
 from inbox.process import InboxWorker
 from moderation.blocklist_schedule import BlocklistRefresher
@@ -46,6 +47,7 @@ class Federation:
     policy: DomainPolicy
     inbox_worker: InboxWorker
     delivery_worker: DeliveryWorker
+    inbox_store: InboxStore
     revivals: HostRevivals
     poll_endings: PollEndings
     media_cleanup: MediaCleanup
@@ -104,6 +106,7 @@ async def build_federation(ctx: AppContext, client: httpx.AsyncClient | None = N
         client=client, fetcher=fetcher, actors=actors, outbox=outbox, policy=policy,
         inbox_worker=InboxWorker(ctx.database, handler_context),
         delivery_worker=delivery_worker,
+        inbox_store=InboxStore(ctx.database),
         revivals=HostRevivals(ctx.database),
         poll_endings=PollEndings(ctx.database, clock=clock),
         media_cleanup=MediaCleanup(ctx.database, MediaStore(ctx.settings.media_dir, ctx.urls.base_url), clock=clock),

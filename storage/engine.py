@@ -7,13 +7,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Executable, Result, event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.availability import translate_connect_errors
 from storage.events import HUB_KEY, EventHub, StreamingSession
-from storage.sqlite_driver import COMMIT_AT_ONCE, DRIVER
+
+# `storage.sqlite_driver`, loaded by SQLAlchemy when the first SQLite engine is made: a process
+# on PostgreSQL never imports sqlite3 or aiosqlite.
+DRIVER = "sqlite+roundsqlite"
+registry.register("sqlite.roundsqlite", "storage.sqlite_driver", "OneTripDialect")
+# An execution option: commit in the same trip as the statement runs (`Database.write_once`).
+COMMIT_AT_ONCE = "rounds_commit_at_once"
 
 ASYNC_DRIVERS = {"sqlite": DRIVER, "postgresql": "postgresql+asyncpg",
                  "postgres": "postgresql+asyncpg"}

@@ -21,7 +21,6 @@ import collections
 import sqlite3
 from typing import Any
 
-from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -31,9 +30,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util import EMPTY_DICT
 
-DRIVER = "sqlite+roundsqlite"
-# An execution option: commit in the same trip as the statement runs (`Database.write_once`).
-COMMIT_AT_ONCE = "rounds_commit_at_once"
+from storage.engine import COMMIT_AT_ONCE
 
 _Answer = tuple[Any, int, Any, list[Any]]  # description, rowcount, lastrowid, rows
 
@@ -166,5 +163,3 @@ class OneTripDialect(SQLiteDialect_aiosqlite):
 
         return OneTripDBAPI(aiosqlite, sqlite3)
 
-
-registry.register("sqlite.roundsqlite", __name__, "OneTripDialect")

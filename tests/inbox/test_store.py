@@ -3,12 +3,12 @@
 import asyncio
 from datetime import UTC, datetime
 
-from sqlalchemy import event
 from sqlmodel import select
 
 from inbox.accept import InboxStore
 from storage.engine import Database
 from storage.tables import InboxItem
+from tests.support.statements import statements_sent
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -22,18 +22,9 @@ def activity(number: int) -> tuple[str, str, str, bytes, datetime]:
 async def test_activities_accepted_together_are_one_insert_and_a_repeated_id_is_stored_once(database: Database):
     store = InboxStore(database)
     await store.add(*activity(0))
-    inserts: list[str] = []
-
-    def seen(_connection, _cursor, statement, *_rest):
-        if statement.lstrip().upper().startswith("INSERT"):
-            inserts.append(statement)
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(database, "INSERT") as inserts:
         # Two new ones, one already stored, and one twice in the same batch.
         new = await asyncio.gather(*(store.add(*activity(number)) for number in (1, 2, 0, 3, 3)))
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
     assert new == [True, True, False, True, False]
     assert len(inserts) == 1
     async with database.session() as session:

@@ -19,7 +19,6 @@ from email.utils import format_datetime
 
 import pytest
 import uvicorn
-from sqlalchemy import event
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -51,6 +50,7 @@ from outbox.delivery import (
 )
 from storage.tables import Actor, Delivery, Host
 from tests.conftest import add_account, add_remote_actor
+from tests.support.statements import statements_sent
 
 USER_AGENT = "Rounds-test/1.0 (+http://mayo.test/)"
 MAX_AGE = timedelta(days=2, hours=1)
@@ -623,23 +623,13 @@ async def test_successes_that_come_together_are_written_in_one_statement_and_eac
         ctx, signer, receivers, clock):
     rows = [await queue(ctx, signer, receivers[0], "/inbox", clock) for _ in range(5)]
     deliveries = _Deliveries(ctx.database, clock)
-    updates: list[str] = []
-
-    def seen(_connection, _cursor, statement, *_rest):
-        if statement.lstrip().upper().startswith("UPDATE DELIVERIES"):
-            updates.append(statement)
-
-    engine = ctx.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(ctx.database, "UPDATE deliveries") as updates:
         together = [asyncio.create_task(deliveries.delivered(row_id)) for row_id in rows[:3]]
         await asyncio.sleep(0)  # the three have joined one group; its write starts before the next two join
         later = [asyncio.create_task(deliveries.delivered(row_id)) for row_id in rows[3:]]
         await asyncio.gather(*together)
         assert not any(task.done() for task in later)  # the next group waits for its own write
         await asyncio.gather(*later)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert len(updates) == 2
     written = [await load(ctx, row_id) for row_id in rows]
     assert {(row.state, row.attempts, row.claimed_until, row.delivered_at) for row in written} == {

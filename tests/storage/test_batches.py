@@ -3,13 +3,14 @@
 import asyncio
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from storage.batches import GroupWriter
 from storage.engine import Database
 from storage.tables import Host
+from tests.support.statements import statements_sent
 
 
 def inserting(database: Database, batches: list[list[str]]):
@@ -29,22 +30,13 @@ async def stored(database: Database) -> list[str]:
 async def test_writes_that_come_together_share_a_statement_and_each_gets_its_own_result(database: Database):
     batches: list[list[str]] = []
     writer = GroupWriter(inserting(database, batches))
-    statements: list[str] = []
-
-    def seen(_connection, _cursor, statement, *_rest):
-        if statement.lstrip().upper().startswith("INSERT"):
-            statements.append(statement)
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(database, "INSERT") as statements:
         first = [asyncio.create_task(writer.write(host)) for host in ("a.test", "b.test", "c.test")]
         await asyncio.sleep(0)  # the three have joined one batch; it is written before the next two join
         second = [asyncio.create_task(writer.write(host)) for host in ("d.test", "e.test")]
         assert await asyncio.gather(*first) == ["stored a.test", "stored b.test", "stored c.test"]
         assert not any(task.done() for task in second)  # their batch is written after the first
         assert await asyncio.gather(*second) == ["stored d.test", "stored e.test"]
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
     assert batches == [["a.test", "b.test", "c.test"], ["d.test", "e.test"]]
     assert len(statements) == 2
     # Alone, a write goes at once: nothing waits for company.

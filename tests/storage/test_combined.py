@@ -2,13 +2,14 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import event, func, null
+from sqlalchemy import func, null
 from sqlmodel import select
 
 from storage.combined import combined
 from storage.engine import Database
 from storage.tables import Status
 from tests.conftest import add_account
+from tests.support.statements import statements_sent
 
 
 async def test_each_part_gets_its_own_rows_typed_from_one_statement(ctx, database: Database):
@@ -23,13 +24,7 @@ async def test_each_part_gets_its_own_rows_typed_from_one_statement(ctx, databas
         await session.flush()
         ids = [row.id for row in rows]
 
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(database) as statements:
         async with database.session() as session:
             found = await combined(session, {
                 "latest": select(Status.actor_id, func.count(), func.max(Status.created_at))
@@ -37,8 +32,6 @@ async def test_each_part_gets_its_own_rows_typed_from_one_statement(ctx, databas
                 "public": select(Status.actor_id, Status.id, null()).where(Status.visibility == "public"),
                 "none": select(Status.actor_id, Status.id, null()).where(Status.visibility == "direct"),
             })
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
 
     assert len(statements) == 1
     assert sorted(found["latest"]) == sorted([(ann.actor.id, 2, written), (lee.actor.id, 1, written)])

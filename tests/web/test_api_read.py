@@ -7,11 +7,11 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy import event
 
 from actors.accounts import ensure_instance_actor
 from tests.conftest import add_account, add_remote_actor
 from tests.support.api import bearer, boost, favourite, follow, post, remote_post
+from tests.support.statements import statements_sent
 from web.api.params import rails_bool
 from web.app import create_app
 
@@ -376,19 +376,9 @@ async def test_listing_statuses_costs_the_same_number_of_queries_for_few_or_many
     rae = await add_remote_actor(ctx, "rae")
 
     async def statements_for_home_page() -> tuple[int, int]:
-        count = 0
-
-        def counter(*_args):
-            nonlocal count
-            count += 1
-
-        engine = ctx.database.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
+        with statements_sent(ctx.database) as sent:
             response = await client.get("/api/v1/timelines/home", params={"limit": 40}, headers=headers)
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
-        return count, len(response.json())
+        return len(sent), len(response.json())
 
     async def add_round(n: int) -> None:
         """Per round: ann's post (tags, mentions, a favourite), bob's reply to it, and bob's

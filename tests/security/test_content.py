@@ -93,6 +93,15 @@ def test_hostile_markup_is_reduced_to_the_allow_list(hostile):
     assert "<" not in clean_text(hostile)
 
 
+@pytest.mark.parametrize("hostile", HOSTILE[:3])
+def test_a_remembered_cleaning_is_the_same_answer(hostile):
+    clean_html.cache_clear()
+    first = clean_html(hostile)
+    assert clean_html.cache_info().hits == 0
+    assert clean_html((hostile + " ")[:-1]) == first and problems_in(first) == []  # an equal string, asked again
+    assert clean_html.cache_info().hits == 1
+
+
 async def test_hostile_post_is_clean_in_the_client_api(network):
     (mayo, inova, _), drain = network
     await follow(mayo, "ann", BO)

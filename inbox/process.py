@@ -122,22 +122,18 @@ class InboxWorker:
         self._wake.set()
 
     async def _claim(self, now: datetime) -> list[int]:
-        async with self._database.session() as session:
-            due = await session.exec(
-                select(InboxItem.id).where(InboxItem.state == "pending", InboxItem.process_after <= now)
-                .order_by(InboxItem.id).limit(self._batch))
-            candidates = list(due.all())
-        claimed = []
-        for item_id in candidates:
-            async with self._database.transaction() as session:
-                result = await session.exec(  # type: ignore[call-overload]
-                    update(InboxItem)
-                    .where(InboxItem.id == item_id, InboxItem.state == "pending",
-                           InboxItem.process_after <= now)
-                    .values(process_after=now + LEASE))
-            if result.rowcount == 1:
-                claimed.append(item_id)
-        return claimed
+        """Lease up to `batch` due items, oldest first, in one statement. On PostgreSQL they are
+        picked `FOR UPDATE SKIP LOCKED`, and the conditions are checked again on the locked row,
+        so two workers never lease the same item."""
+        due = [InboxItem.state == "pending", InboxItem.process_after <= now]
+        picked = (select(InboxItem.id).where(*due).order_by(InboxItem.id).limit(self._batch)
+                  .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
+                  .cte("picked").prefix_with("MATERIALIZED"))
+        lease = (update(InboxItem).where(InboxItem.id.in_(select(picked.c.id)), *due)
+                 .values(process_after=now + LEASE).returning(InboxItem.id)
+                 .execution_options(synchronize_session=False))
+        async with self._database.transaction() as session:
+            return sorted((await session.execute(lease)).scalars().all())
 
     async def run_once(self) -> int:
         now = self._h.clock()

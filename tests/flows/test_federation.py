@@ -411,6 +411,27 @@ async def test_a_worker_whose_claim_ran_out_does_not_apply_the_item_a_second_tim
         assert copies == 1 and (item.state, item.attempts) == ("done", 1)
 
 
+async def test_workers_claiming_at_once_lease_each_item_to_one_of_them_oldest_first(new_database_url):
+    async with federation_of([MAYO, INOVA], new_database_url) as ((mayo, inova), drain):
+        await mayo.account("ann")
+        bo = await inova.account("dr_bo", role="staff")
+        await follow(mayo, "ann", bo.actor.uri)
+        await drain()
+        for number in range(6):
+            body = create_note(bo.actor.uri, f"{bo.actor.uri}/statuses/70{number}")
+            assert await signed_post(inova, "dr_bo", f"https://{MAYO}/inbox", body) == 202
+        first = mayo.federation.inbox_worker
+        workers = [InboxWorker(mayo.ctx.database, first._h, batch=4) for _ in range(3)]
+        now = first._h.clock()
+        claims = await asyncio.gather(*(worker._claim(now) for worker in workers))
+        async with mayo.ctx.database.session() as session:
+            pending = sorted((await session.exec(select(InboxItem.id).where(InboxItem.state == "pending"))).all())
+        leased = [item_id for claim in claims for item_id in claim]
+        assert sorted(leased) == pending and len(pending) == 6  # each item once, none left out
+        assert all(claim == sorted(claim) and len(claim) <= 4 for claim in claims)
+        assert await first._claim(now) == []  # all leased: nothing for a fourth worker
+
+
 async def test_a_reply_brings_the_posts_it_answers_fetched_from_their_own_hosts(network):
     (mayo, inova, radboud), drain = network
     await mayo.account("ann")

@@ -6,12 +6,16 @@ returns only once its batch is written (or raises what the write raised), so wha
 or holds as "in flight", is as durable as with a write of its own.
 
 On SQLite (one writer at a time, and a trip to the connection's thread per statement) a
-statement for thirty rows costs little more than one for a single row.
+statement for thirty rows costs little more than one for a single row. A batch holds at most
+`max_batch` items, so that its statement stays within the database's limit on bound parameters
+(PostgreSQL's is 65,535, SQLite's 32,766; an inbox row binds ten); the rest wait for the
+batches after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -23,15 +27,19 @@ class GroupWriter(Generic[Item, Result]):
     """`await writer.write(item)` runs `write_all(batch)` for the batch `item` joined and returns
     this item's result (`write_all` returns one result per item, in order)."""
 
-    def __init__(self, write_all: Callable[[list[Item]], Awaitable[Sequence[Result]]]) -> None:
+    def __init__(self, write_all: Callable[[list[Item]], Awaitable[Sequence[Result]]], *,
+                 max_batch: int = 1000) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
         self._write_all = write_all
-        self._next: tuple[asyncio.Future[Sequence[Result]], list[Item]] | None = None  # not yet being written
+        self._max_batch = max_batch
+        self._waiting: deque[tuple[asyncio.Future[Sequence[Result]], list[Item]]] = deque()  # not yet being written
         self._writer: asyncio.Task[None] | None = None
 
     async def write(self, item: Item) -> Result:
-        if self._next is None:
-            self._next = (asyncio.get_running_loop().create_future(), [])
-        written, items = self._next
+        if not self._waiting or len(self._waiting[-1][1]) >= self._max_batch:
+            self._waiting.append((asyncio.get_running_loop().create_future(), []))
+        written, items = self._waiting[-1]
         place = len(items)
         items.append(item)
         if self._writer is None:
@@ -40,8 +48,8 @@ class GroupWriter(Generic[Item, Result]):
 
     async def _write_batches(self) -> None:
         try:
-            while self._next is not None:
-                (written, items), self._next = self._next, None
+            while self._waiting:
+                written, items = self._waiting.popleft()
                 try:
                     results = await self._write_all(items)
                     if len(results) != len(items):
@@ -56,6 +64,5 @@ class GroupWriter(Generic[Item, Result]):
                     written.set_result(results)
         finally:
             self._writer = None
-            if self._next is not None:  # cancelled between batches: the next one's callers are told so
-                self._next[0].cancel()
-                self._next = None
+            while self._waiting:  # cancelled between batches: the later ones' callers are told so
+                self._waiting.popleft()[0].cancel()

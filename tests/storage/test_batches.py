@@ -68,3 +68,16 @@ async def test_a_caller_that_gives_up_waiting_leaves_its_batch_to_be_written(dat
     with pytest.raises(asyncio.CancelledError):
         await impatient
     assert await stored(database) == ["a.test", "b.test"]
+
+
+async def test_a_batch_holds_at_most_max_batch_writes_and_the_rest_follow_in_order(database: Database):
+    # One statement must stay within the database's limit on bound parameters (PostgreSQL's is 65,535).
+    batches: list[list[str]] = []
+    writer = GroupWriter(inserting(database, batches), max_batch=2)
+    hosts = [f"{letter}.test" for letter in "abcde"]
+    tasks = [asyncio.create_task(writer.write(host)) for host in hosts]
+    assert await asyncio.gather(*tasks) == [f"stored {host}" for host in hosts]
+    assert batches == [["a.test", "b.test"], ["c.test", "d.test"], ["e.test"]]
+    assert await stored(database) == hosts
+    with pytest.raises(ValueError, match="max_batch"):
+        GroupWriter(inserting(database, []), max_batch=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, exists, or_
 from sqlalchemy.orm import aliased
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -47,28 +47,49 @@ def not_blocked_by(viewer_id: int | None) -> ColumnElement[bool]:
     return ~exists().where(Block.actor_id == viewer_id, Block.target_id == Status.actor_id)
 
 
-def not_muted_by(viewer_id: int | None) -> ColumnElement[bool]:
+def not_muted_by(viewer_id: int | BindParameter[Any] | None, now: Any = None) -> ColumnElement[bool]:
     """Timelines leave out whoever the viewer mutes, their posts and boosts of their posts
-    alike, until the mute expires."""
+    alike, until the mute expires (`now`: the current time, by default; or a bind parameter)."""
     if viewer_id is None:
         return Status.id.is_not(None)  # type: ignore[union-attr]
 
     def muted(author_id: Any) -> ColumnElement[bool]:
-        return exists().where(Mute.actor_id == viewer_id, Mute.target_id == author_id, mute_in_force())
+        return exists().where(Mute.actor_id == viewer_id, Mute.target_id == author_id, mute_in_force(now))
 
     return and_(~muted(Status.actor_id),
                 ~exists().where(MUTED_ORIGINAL.id == Status.reblog_of_id, muted(MUTED_ORIGINAL.actor_id)))
 
 
-async def status_page(request: Request, query: Select[Any], viewer_id: int | None,
-                      page: Page | None = None, *, context: str | None = None) -> JSONResponse:
-    """Run `query` (selecting Status) for the request's page and answer the rendered statuses,
-    with the viewer's filters for `context` applied (a hidden status leaves the page short, but
-    the Link header still pages past it)."""
+class PagedStatuses:
+    """A query selecting Status built once, with bind parameters (`storage.prepared`) in place
+    of the viewer's values, paged by status id: one statement for each shape of page, built on
+    its first use, so that a request builds no SQL."""
+
+    def __init__(self, query: Select[Any]) -> None:
+        self._query = query
+        self._paged: dict[tuple[bool, bool, bool], Select[Any]] = {}
+
+    def for_page(self, page: Page) -> Select[Any]:
+        statement = self._paged.get(page.shape)
+        if statement is None:
+            statement = self._paged[page.shape] = page.bind(self._query, Status.id)
+        return statement
+
+
+async def status_page(request: Request, query: Select[Any] | PagedStatuses, viewer_id: int | None,
+                      page: Page | None = None, *, context: str | None = None,
+                      params: dict[str, Any] | None = None) -> JSONResponse:
+    """Run `query` (selecting Status; a `PagedStatuses` with the values of its `params`) for the
+    request's page and answer the rendered statuses, with the viewer's filters for `context`
+    applied (a hidden status leaves the page short, but the Link header still pages past it)."""
     ctx = context_of(request)
     page = page or Page.of(request)
+    if isinstance(query, PagedStatuses):
+        statement, values = query.for_page(page), {**(params or {}), **page.params()}
+    else:
+        statement, values = page.apply(query, Status.id), {}
     async with ctx.database.session() as session:
-        rows = page.arrange((await session.exec(page.apply(query, Status.id))).all())
+        rows = page.arrange((await session.exec(statement, params=values)).all())
         entities = await render_statuses(session, rows, ctx.urls, viewer_id, context)
     return JSONResponse(entities, headers=link_headers(request, ctx.urls.base_url, [row.id for row in rows]))
 

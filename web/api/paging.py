@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from sqlalchemy import Select
+from sqlalchemy import Integer, Select, bindparam
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 T = TypeVar("T")
 PAGING_PARAMS = frozenset({"max_id", "since_id", "min_id", "access_token"})
 MAX_DB_ID = (1 << 63) - 1
+_LIMIT = bindparam("limit", type_=Integer)
 
 
 def _id_param(request: Request, name: str) -> int | None:
@@ -58,6 +59,28 @@ class Page:
         if self.since_id is not None:
             query = query.where(column > self.since_id)
         return query.order_by(column.desc()).limit(self.limit)
+
+    @property
+    def shape(self) -> tuple[bool, bool, bool]:
+        """Which bounds the page has (what `bind` builds on)."""
+        return self.max_id is not None, self.since_id is not None and self.min_id is None, self.min_id is not None
+
+    def bind(self, query: Select[Any], column: Any) -> Select[Any]:
+        """`apply` with bind parameters in place of the page's values, for a statement built once
+        for each `shape`; `params` gives the values."""
+        has_max, has_since, has_min = self.shape
+        if has_max:
+            query = query.where(column < bindparam("max_id"))
+        if has_min:
+            return query.where(column > bindparam("min_id")).order_by(column.asc()).limit(_LIMIT)
+        if has_since:
+            query = query.where(column > bindparam("since_id"))
+        return query.order_by(column.desc()).limit(_LIMIT)
+
+    def params(self) -> dict[str, int]:
+        """The values of `bind`'s parameters."""
+        values = {"max_id": self.max_id, "since_id": self.since_id, "min_id": self.min_id, "limit": self.limit}
+        return {name: value for name, value in values.items() if value is not None}
 
     def arrange(self, rows: Sequence[T]) -> list[T]:
         """Rows from `apply`, newest first (a `min_id` page was read oldest first)."""

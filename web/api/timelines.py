@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, exists, func, or_
 from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from actors.visibility import visible_to
 from moderation.policy import limited_author
-from storage.tables import Follow, Status, StatusTag
+from storage.prepared import NOW, VIEWER
+from storage.tables import Follow, Status, StatusTag, utcnow
 from web.api.listing import (
+    PagedStatuses,
     boost_shown,
     not_a_reply_to_others,
     not_blocked_by,
@@ -89,17 +91,22 @@ async def home(request: Request) -> Response:
     """The viewer's own statuses and boosts, and those of everyone they follow (accepted); the
     boosts of someone followed with `reblogs=false` are left out."""
     viewer = await require_viewer(request, "read:statuses")
-    return await status_page(request, home_statuses(viewer.actor.id), viewer.actor.id, context="home")
+    return await status_page(request, _HOME, viewer.actor.id, context="home",
+                             params={"viewer_id": viewer.actor.id, "now": utcnow()})
 
 
-def home_statuses(viewer_id: int) -> Select[Any]:
-    """The home timeline's condition, shared with the user stream."""
+def home_statuses(viewer_id: int | BindParameter[Any], now: Any = None) -> Select[Any]:
+    """The home timeline's condition, shared with the user stream (`now`: the current time by
+    default, or a bind parameter as `viewer_id` may be)."""
     followed = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Status.actor_id,
                               Follow.state == "accepted",
                               or_(Status.reblog_of_id.is_(None), Follow.show_reblogs))  # type: ignore[union-attr]
     return select(Status).where(or_(Status.actor_id == viewer_id, followed),
                                 and_(visible_to(viewer_id), boost_shown(viewer_id), not_blocked_by(viewer_id),
-                                     not_muted_by(viewer_id)))
+                                     not_muted_by(viewer_id, now)))
+
+
+_HOME = PagedStatuses(home_statuses(VIEWER, NOW))
 
 
 routes = [

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, null, or_
+from sqlalchemy import BindParameter, ColumnElement, and_, func, null, or_
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actors.urls import LocalUrls
 from federation.html import clean_html
-from storage.combined import combined
+from storage.combined import Combined
+from storage.prepared import many
 from storage.tables import Actor, Block, Follow, Mute, Status, User, utcnow
 from web.api.compose import to_text
 from web.api.entities.formats import entity_id, iso_date, iso_datetime, missing_avatar, missing_header
@@ -54,29 +55,32 @@ class AccountBatch:
     roles: dict[int, str] = field(default_factory=dict)
 
 
+_ACTORS = select(Actor, User.role).outerjoin(User, User.actor_id == Actor.id).where(Actor.id.in_(many("ids")))
+# Direct posts are left out of the count and the date (as Mastodon's counter caches): every
+# viewer is shown them, so they must not tell when someone writes privately. The statuses'
+# part comes first: its date column decides how the dates are read back.
+_COUNTS = Combined({
+    "statuses": select(Status.actor_id, func.count(), func.max(Status.created_at))
+    .where(Status.actor_id.in_(many("ids")), Status.deleted_at.is_(None),  # type: ignore[union-attr]
+           Status.visibility != "direct")
+    .group_by(Status.actor_id),
+    "followers": select(Follow.followee_id, func.count(), null())
+    .where(Follow.followee_id.in_(many("ids")), Follow.state == "accepted").group_by(Follow.followee_id),
+    "following": select(Follow.follower_id, func.count(), null())
+    .where(Follow.follower_id.in_(many("ids")), Follow.state == "accepted").group_by(Follow.follower_id),
+})
+
+
 async def load_accounts(session: AsyncSession, actor_ids: Iterable[int]) -> AccountBatch:
     ids = sorted(set(actor_ids))
     batch = AccountBatch()
     if not ids:
         return batch
-    for actor, role in (await session.exec(select(Actor, User.role).outerjoin(User, User.actor_id == Actor.id)
-                                           .where(Actor.id.in_(ids)))).all():
+    for actor, role in (await session.exec(_ACTORS, params={"ids": ids})).all():
         batch.actors[actor.id] = actor
         if role is not None:
             batch.roles[actor.id] = role
-    # Direct posts are left out of the count and the date (as Mastodon's counter caches):
-    # every viewer is shown them, so they must not tell when someone writes privately.
-    # The statuses' part comes first: its date column decides how the dates are read back.
-    counts = await combined(session, {
-        "statuses": select(Status.actor_id, func.count(), func.max(Status.created_at))
-        .where(Status.actor_id.in_(ids), Status.deleted_at.is_(None),  # type: ignore[union-attr]
-               Status.visibility != "direct")
-        .group_by(Status.actor_id),
-        "followers": select(Follow.followee_id, func.count(), null())
-        .where(Follow.followee_id.in_(ids), Follow.state == "accepted").group_by(Follow.followee_id),
-        "following": select(Follow.follower_id, func.count(), null())
-        .where(Follow.follower_id.in_(ids), Follow.state == "accepted").group_by(Follow.follower_id),
-    })
+    counts = await _COUNTS.run(session, {"ids": ids})
     for actor_id, count, last in counts["statuses"]:
         batch.statuses[actor_id] = count
         batch.last_status[actor_id] = last  # max() keeps the column's type: an aware datetime
@@ -161,9 +165,10 @@ async def credential_account(session: AsyncSession, actor: Actor, user: User, ur
     return entity
 
 
-def mute_in_force(now: datetime | None = None) -> ColumnElement[bool]:
+def mute_in_force(now: datetime | BindParameter[Any] | None = None) -> ColumnElement[bool]:
     """A mute that has not expired: one with a `duration` lapses by itself, with no job to end it."""
-    return or_(Mute.expires_at.is_(None), Mute.expires_at > (now or utcnow()))  # type: ignore[union-attr]
+    return or_(Mute.expires_at.is_(None),  # type: ignore[union-attr]
+               Mute.expires_at > (utcnow() if now is None else now))
 
 
 async def relationships(session: AsyncSession, viewer_id: int, target_ids: list[int]) -> list[dict[str, Any]]:

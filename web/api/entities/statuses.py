@@ -3,8 +3,9 @@
 `render_statuses` turns any number of statuses into entities with a fixed number of
 queries: the boosted originals, the replied-to statuses, the accounts (with their counts),
 media, mentions, tags, the three counters, the apps that posted them and the viewer's own
-favourites, boosts, bookmarks, pins and mutes are each loaded once for the whole list.
-Callers decide who may see what before calling.
+favourites, boosts, bookmarks, pins and mutes are each loaded once for the whole list. The
+statements are built once, at import (`storage.prepared`). Callers decide who may see what
+before calling.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from actors.threads import statuses_in_threads
 from actors.urls import LocalUrls
 from actors.visibility import PUBLICLY_SERVED
 from federation.html import clean_html, clean_text
-from storage.combined import combined
+from storage.combined import Combined
+from storage.prepared import NOW, VIEWER, many
 from storage.tables import (
     Actor,
     Bookmark,
@@ -47,6 +49,51 @@ from web.api.entities.formats import entity_id, iso_datetime, optional_datetime
 from web.api.entities.media import media_attachment, status_mention, status_tag
 
 COUNTED_REPLIES = tuple(sorted(PUBLICLY_SERVED))
+_ALIVE = Status.deleted_at.is_(None)  # type: ignore[union-attr]
+
+# What `load_shared` asks, for the statuses `ids` (with `uris`).
+_ORIGINALS = select(Status).where(Status.id.in_(many("ids")))
+_PARENTS = select(Status.uri, Status.id, Status.actor_id).where(Status.uri.in_(many("uris")))
+_MEDIA = (select(MediaAttachment).where(MediaAttachment.status_id.in_(many("ids")))
+          .order_by(MediaAttachment.position, MediaAttachment.id))
+_MENTIONS = (select(Mention.status_id, Actor).join(Actor, Actor.uri == Mention.actor_uri)
+             .where(Mention.status_id.in_(many("ids"))).order_by(Mention.id))
+_TAGS = (select(StatusTag.status_id, StatusTag.name).where(StatusTag.status_id.in_(many("ids")))
+         .order_by(StatusTag.id))
+# Only public and unlisted replies count (Mastodon's Status#distributable?): the count is
+# shown to every viewer alike, so it must not tell of followers-only or direct replies.
+_COUNTS = Combined({
+    "replies": select(Status.in_reply_to_uri, null(), func.count())
+    .where(Status.in_reply_to_uri.in_(many("uris")), _ALIVE,  # type: ignore[union-attr]
+           Status.visibility.in_(COUNTED_REPLIES))
+    .group_by(Status.in_reply_to_uri),
+    "reblogs": select(null(), Status.reblog_of_id, func.count())
+    .where(Status.reblog_of_id.in_(many("ids")), _ALIVE).group_by(Status.reblog_of_id),  # type: ignore[union-attr]
+    "favourites": select(null(), Favourite.status_id, func.count())
+    .where(Favourite.status_id.in_(many("ids"))).group_by(Favourite.status_id),
+})
+_APPS = select(OAuthApp.id, OAuthApp.name, OAuthApp.website).where(OAuthApp.id.in_(many("ids")))
+_POLLS = select(Poll).where(Poll.status_id.in_(many("ids")))
+_POLL_OPTIONS = (select(PollOption).where(PollOption.poll_id.in_(many("ids")))
+                 .order_by(PollOption.position))
+
+# What `personalise` asks for the viewer, about the statuses `ids` by `authors`.
+_OWN = Combined({
+    "favourited": select(Favourite.status_id).where(Favourite.actor_id == VIEWER,
+                                                    Favourite.status_id.in_(many("ids"))),
+    "reblogged": select(Status.reblog_of_id).where(Status.actor_id == VIEWER,
+                                                   Status.reblog_of_id.in_(many("ids")), _ALIVE),
+    "bookmarked": select(Bookmark.status_id).where(Bookmark.actor_id == VIEWER,
+                                                   Bookmark.status_id.in_(many("ids"))),
+    "pinned": select(Pin.status_id).where(Pin.actor_id == VIEWER, Pin.status_id.in_(many("ids"))),
+    "muted_authors": select(Mute.target_id).where(Mute.actor_id == VIEWER, Mute.target_id.in_(many("authors")),
+                                                  mute_in_force(NOW)),
+    "muted_roots": select(ThreadMute.root_id).where(ThreadMute.actor_id == VIEWER),
+    "filters": select(Filter.id).where(Filter.actor_id == VIEWER),
+})
+_OWN_VOTES = (select(PollVote.poll_id, PollVote.position)
+              .where(PollVote.actor_id == VIEWER, PollVote.poll_id.in_(many("ids")))
+              .order_by(PollVote.position))
 
 
 @dataclass
@@ -86,47 +133,29 @@ async def load_shared(session: AsyncSession, statuses: Sequence[Status]) -> Stat
     batch = StatusBatch(statuses={status.id: status for status in statuses})
     wanted = {s.reblog_of_id for s in statuses if s.reblog_of_id is not None} - batch.statuses.keys()
     if wanted:
-        originals = await session.exec(select(Status).where(Status.id.in_(wanted)))
+        originals = await session.exec(_ORIGINALS, params={"ids": list(wanted)})
         batch.statuses.update({status.id: status for status in originals.all()})
     everything = list(batch.statuses.values())
     ids = list(batch.statuses)
     uris = [status.uri for status in everything]
-    parent_uris = {status.in_reply_to_uri for status in everything if status.in_reply_to_uri}
+    parent_uris = list({status.in_reply_to_uri for status in everything if status.in_reply_to_uri})
     if parent_uris:
-        rows = await session.exec(select(Status.uri, Status.id, Status.actor_id).where(Status.uri.in_(parent_uris)))
+        rows = await session.exec(_PARENTS, params={"uris": parent_uris})
         batch.parents = {uri: (status_id, actor_id) for uri, status_id, actor_id in rows.all()}
     batch.accounts = await load_accounts(session, {status.actor_id for status in everything})
-    for media in (await session.exec(select(MediaAttachment).where(MediaAttachment.status_id.in_(ids))
-                                     .order_by(MediaAttachment.position, MediaAttachment.id))).all():
+    for media in (await session.exec(_MEDIA, params={"ids": ids})).all():
         batch.media[media.status_id].append(media)
-    for status_id, actor in (await session.exec(select(Mention.status_id, Actor)
-                                                .join(Actor, Actor.uri == Mention.actor_uri)
-                                                .where(Mention.status_id.in_(ids))
-                                                .order_by(Mention.id))).all():
+    for status_id, actor in (await session.exec(_MENTIONS, params={"ids": ids})).all():
         batch.mentions[status_id].append(actor)
-    for status_id, name in (await session.exec(select(StatusTag.status_id, StatusTag.name)
-                                               .where(StatusTag.status_id.in_(ids))
-                                               .order_by(StatusTag.id))).all():
+    for status_id, name in (await session.exec(_TAGS, params={"ids": ids})).all():
         batch.tags[status_id].append(name)
-    alive = Status.deleted_at.is_(None)  # type: ignore[union-attr]
-    # Only public and unlisted replies count (Mastodon's Status#distributable?): the count is
-    # shown to every viewer alike, so it must not tell of followers-only or direct replies.
-    counts = await combined(session, {
-        "replies": select(Status.in_reply_to_uri, null(), func.count())
-        .where(Status.in_reply_to_uri.in_(uris), alive, Status.visibility.in_(COUNTED_REPLIES))  # type: ignore[union-attr]
-        .group_by(Status.in_reply_to_uri),
-        "reblogs": select(null(), Status.reblog_of_id, func.count())
-        .where(Status.reblog_of_id.in_(ids), alive).group_by(Status.reblog_of_id),  # type: ignore[union-attr]
-        "favourites": select(null(), Favourite.status_id, func.count())
-        .where(Favourite.status_id.in_(ids)).group_by(Favourite.status_id),
-    })
+    counts = await _COUNTS.run(session, {"ids": ids, "uris": uris})
     batch.replies = {uri: count for uri, _, count in counts["replies"]}
     batch.reblogs = {status_id: count for _, status_id, count in counts["reblogs"]}
     batch.favourites = {status_id: count for _, status_id, count in counts["favourites"]}
-    app_ids = {status.application_id for status in everything if status.local and status.application_id}
+    app_ids = list({status.application_id for status in everything if status.local and status.application_id})
     if app_ids:
-        apps = await session.exec(select(OAuthApp.id, OAuthApp.name, OAuthApp.website)
-                                  .where(OAuthApp.id.in_(app_ids)))
+        apps = await session.exec(_APPS, params={"ids": app_ids})
         batch.applications = {app_id: {"name": name, "website": website} for app_id, name, website in apps.all()}
     await _load_polls(session, batch, ids)
     return batch
@@ -138,23 +167,9 @@ async def personalise(session: AsyncSession, shared: StatusBatch, viewer_id: int
     boosts, bookmarks, pins, mutes, votes, and filters in `context`."""
     batch = replace(shared, viewer_id=viewer_id, own_votes=defaultdict(list))
     ids = list(batch.statuses)
-    everything = list(batch.statuses.values())
-    alive = Status.deleted_at.is_(None)  # type: ignore[union-attr]
     if viewer_id is not None:
-        authors = {status.actor_id for status in everything}
-        found = await combined(session, {
-            "favourited": select(Favourite.status_id).where(Favourite.actor_id == viewer_id,
-                                                            Favourite.status_id.in_(ids)),
-            "reblogged": select(Status.reblog_of_id).where(Status.actor_id == viewer_id,
-                                                           Status.reblog_of_id.in_(ids), alive),
-            "bookmarked": select(Bookmark.status_id).where(Bookmark.actor_id == viewer_id,
-                                                           Bookmark.status_id.in_(ids)),
-            "pinned": select(Pin.status_id).where(Pin.actor_id == viewer_id, Pin.status_id.in_(ids)),
-            "muted_authors": select(Mute.target_id).where(Mute.actor_id == viewer_id, Mute.target_id.in_(authors),
-                                                          mute_in_force()),
-            "muted_roots": select(ThreadMute.root_id).where(ThreadMute.actor_id == viewer_id),
-            "filters": select(Filter.id).where(Filter.actor_id == viewer_id),
-        })
+        authors = list({status.actor_id for status in batch.statuses.values()})
+        found = await _OWN.run(session, {"viewer_id": viewer_id, "ids": ids, "authors": authors, "now": utcnow()})
         batch.favourited, batch.reblogged, batch.bookmarked, batch.pinned, batch.muted_authors = (
             {row[0] for row in found[name]}
             for name in ("favourited", "reblogged", "bookmarked", "pinned", "muted_authors"))
@@ -163,10 +178,8 @@ async def personalise(session: AsyncSession, shared: StatusBatch, viewer_id: int
             batch.filters = await load_filters(session, viewer_id, context)
     poll_ids = [poll.id for poll in batch.polls.values()]
     if viewer_id is not None and poll_ids:
-        for poll_id, position in (await session.exec(
-                select(PollVote.poll_id, PollVote.position)
-                .where(PollVote.actor_id == viewer_id, PollVote.poll_id.in_(poll_ids))
-                .order_by(PollVote.position))).all():
+        for poll_id, position in (await session.exec(_OWN_VOTES, params={"viewer_id": viewer_id,
+                                                                         "ids": poll_ids})).all():
             batch.own_votes[poll_id].append(position)
     return batch
 
@@ -200,13 +213,11 @@ async def viewers_with_own_view(session: AsyncSession, shared: StatusBatch, view
 
 
 async def _load_polls(session: AsyncSession, batch: StatusBatch, ids: list[int]) -> None:
-    batch.polls = {poll.status_id: poll for poll in (await session.exec(
-        select(Poll).where(Poll.status_id.in_(ids)))).all()}
+    batch.polls = {poll.status_id: poll for poll in (await session.exec(_POLLS, params={"ids": ids})).all()}
     poll_ids = [poll.id for poll in batch.polls.values()]
     if not poll_ids:
         return
-    for option in (await session.exec(select(PollOption).where(PollOption.poll_id.in_(poll_ids))
-                                      .order_by(PollOption.position))).all():
+    for option in (await session.exec(_POLL_OPTIONS, params={"ids": poll_ids})).all():
         batch.poll_options[option.poll_id].append(option)
 
 

@@ -2,11 +2,13 @@
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, null
 from sqlmodel import select
 
-from storage.combined import combined
+from storage.combined import Combined, combined
 from storage.engine import Database
+from storage.prepared import many
 from storage.tables import Status
 from tests.conftest import add_account
 from tests.support.statements import statements_sent
@@ -46,3 +48,30 @@ async def test_one_part_and_no_parts(ctx, database: Database):
         assert await combined(session, {}) == {}
         found = await combined(session, {"ids": select(Status.actor_id).where(Status.actor_id == ann.actor.id)})
     assert found == {"ids": []}
+
+
+async def test_a_combined_statement_built_once_runs_with_each_calls_values(ctx, database: Database):
+    ann = await add_account(ctx, "ann")
+    lee = await add_account(ctx, "lee")
+    async with database.transaction() as session:
+        for author, visibility in [(ann, "public"), (ann, "direct"), (lee, "public")]:
+            session.add(Status(uri=f"https://mayo.test/statuses/{author.actor.username}-{visibility}",
+                               actor_id=author.actor.id, local=True, visibility=visibility, content="<p>hi</p>"))
+    lookups = Combined({
+        "counted": select(Status.actor_id, func.count()).where(Status.actor_id.in_(many("authors")))
+        .group_by(Status.actor_id),
+        "direct": select(Status.actor_id, null()).where(Status.actor_id.in_(many("authors")),
+                                                        Status.visibility == "direct"),
+    })
+    with statements_sent(database) as statements:
+        async with database.session() as session:
+            both = await lookups.run(session, {"authors": [ann.actor.id, lee.actor.id]})
+            lee_only = await lookups.run(session, {"authors": [lee.actor.id]})
+            nobody = await lookups.run(session, {"authors": []})
+    assert len(statements) == 3
+    assert sorted(both["counted"]) == sorted([(ann.actor.id, 2), (lee.actor.id, 1)])
+    assert both["direct"] == [(ann.actor.id, None)]
+    assert lee_only == {"counted": [(lee.actor.id, 1)], "direct": []}
+    assert nobody == {"counted": [], "direct": []}
+    with pytest.raises(ValueError, match="at least one part"):
+        Combined({})

@@ -89,27 +89,39 @@ async def test_local_only_status_is_for_signed_in_people_here_only(ctx, client, 
     assert ids(remote_only) == []
 
 
-async def test_account_statuses_page_with_link_headers_until_an_empty_page(ctx, client, people):
+@pytest.mark.parametrize("timeline", ["account", "home"])
+async def test_statuses_page_with_link_headers_until_an_empty_page(ctx, client, people, timeline):
+    # The account's statuses build their query per request; the home timeline's is built once
+    # with bind parameters, one statement per shape of page: every shape is read here.
     ann = people["ann"].actor
     posted = [await post(ctx, ann, f"note {n}") for n in range(5)]
     newest_first = [str(s.id) for s in reversed(posted)]
-    path = f"/api/v1/accounts/{ann.id}/statuses"
-    first = await client.get(path, params={"limit": 2, "exclude_replies": "true"})
+    path, headers = {"account": (f"/api/v1/accounts/{ann.id}/statuses", {}),
+                     "home": ("/api/v1/timelines/home", await bearer(ctx, people["bob"]))}[timeline]
+    first = await client.get(path, params={"limit": 2, "exclude_replies": "true"}, headers=headers)
     assert ids(first) == newest_first[:2]
     next_url = links(first)["next"]
-    assert next_url.startswith("https://mayo.test/api/v1/accounts/")
+    assert next_url.startswith(f"https://mayo.test{path}?")
     assert f"max_id={newest_first[1]}" in next_url and "exclude_replies=true" in next_url and "limit=2" in next_url
     assert f"min_id={newest_first[0]}" in links(first)["prev"]
-    second = await client.get(next_url)
+    second = await client.get(next_url, headers=headers)
     assert ids(second) == newest_first[2:4]
-    third = await client.get(links(second)["next"])
+    third = await client.get(links(second)["next"], headers=headers)
     assert ids(third) == newest_first[4:]
-    last = await client.get(links(third)["next"])
+    last = await client.get(links(third)["next"], headers=headers)
     assert ids(last) == [] and "link" not in last.headers
-    back = await client.get(links(third)["prev"])  # min_id: the page immediately newer
+    back = await client.get(links(third)["prev"], headers=headers)  # min_id: the page immediately newer
     assert ids(back) == newest_first[2:4]
-    since = await client.get(path, params={"since_id": newest_first[3], "limit": 2})
+    since = await client.get(path, params={"since_id": newest_first[3], "limit": 2}, headers=headers)
     assert ids(since) == newest_first[:2]  # since_id: the newest ones, not the adjacent ones
+    between = await client.get(path, params={"max_id": newest_first[0], "since_id": newest_first[4]},
+                               headers=headers)
+    assert ids(between) == newest_first[1:4]
+    above = await client.get(path, params={"max_id": newest_first[0], "min_id": newest_first[4], "limit": 2},
+                             headers=headers)
+    assert ids(above) == newest_first[2:4]
+    both = await client.get(path, params={"since_id": newest_first[4], "min_id": newest_first[3]}, headers=headers)
+    assert ids(both) == newest_first[:3]  # min_id wins, as in Mastodon
 
 
 async def test_limit_is_clamped_and_bad_paging_ids_are_refused(ctx, client, people):

@@ -21,11 +21,12 @@ import sqlalchemy as sa
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from federation.httpsig import SignatureError, SignedRequest, load_public_key_pem, parse_signature, verify_signature
 from storage.engine import Database
+from web.responses import JSONResponse
 
 RAW = sa.Table("bench_raw_inbox", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
                sa.Column("body", sa.Text, nullable=False))

@@ -21,11 +21,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from bench.counting import CountQueries, listen
 from storage.engine import Database
+from web.responses import JSONResponse
 
 PAGE = 20
 NEWEST = (1 << 63) - 1

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
@@ -93,17 +94,18 @@ async def issue_token(session: AsyncSession, app: OAuthApp, user_id: int | None,
     return plain, row
 
 
+# Every signed-in request asks this: built once (see storage.prepared).
+_LIVE_TOKEN = (select(OAuthAccessToken, OAuthApp, User, Actor)
+               .join(OAuthApp, OAuthApp.id == OAuthAccessToken.app_id)
+               .outerjoin(User, User.id == OAuthAccessToken.user_id)
+               .outerjoin(Actor, Actor.id == User.actor_id)
+               .where(OAuthAccessToken.token_hash == bindparam("token_hash"),
+                      OAuthAccessToken.revoked_at.is_(None)))  # type: ignore[union-attr]
+
+
 async def find_token(session: AsyncSession, plain: str) -> FoundToken | None:
     """The live (not revoked) token with this value, its app and, for user tokens, the person."""
-    found = await session.exec(
-        select(OAuthAccessToken, OAuthApp, User, Actor)
-        .join(OAuthApp, OAuthApp.id == OAuthAccessToken.app_id)
-        .outerjoin(User, User.id == OAuthAccessToken.user_id)
-        .outerjoin(Actor, Actor.id == User.actor_id)
-        .where(OAuthAccessToken.token_hash == digest(plain),
-               OAuthAccessToken.revoked_at.is_(None))  # type: ignore[union-attr]
-    )
-    row = found.first()
+    row = (await session.exec(_LIVE_TOKEN, params={"token_hash": digest(plain)})).first()
     if row is None:
         return None
     token, app, user, actor = row

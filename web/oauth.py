@@ -31,7 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from actors.accounts import authenticate
@@ -40,7 +40,7 @@ from web import scopes as scope_rules
 from web.auth import Signer, account_problem, digest, issue_token, new_secret, require_app, revoke_token
 from web.context import context_of
 from web.pages import render
-from web.responses import CORS_HEADERS
+from web.responses import CORS_HEADERS, JSONResponse
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 CODE_LIFETIME = timedelta(minutes=10)

@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from actors.accounts import find_local_actor
@@ -18,7 +18,7 @@ from federation.vocab import ACTIVITY_JSON
 from storage.tables import Actor, Status, User, utcnow
 from web import __version__
 from web.context import AppContext, context_of
-from web.responses import CORS_HEADERS, JRDResponse
+from web.responses import CORS_HEADERS, JRDResponse, JSONResponse
 
 NODEINFO_SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/{version}"
 PROFILE_PAGE_REL = "http://webfinger.net/rel/profile-page"

@@ -7,7 +7,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.accounts import find_local_actor
 from actors.visibility import visible_to
@@ -25,6 +25,7 @@ from web.api.params import NOT_FOUND, get, is_record_id, query_bool, query_list,
 from web.api.search import SearchQuery, find_accounts
 from web.auth import optional_viewer, require_viewer
 from web.context import context_of
+from web.responses import JSONResponse
 
 MAX_SEARCH_LIMIT = 80  # Mastodon's for this route (40 is the default)
 

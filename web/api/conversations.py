@@ -23,7 +23,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.visibility import visible_to
 from storage.tables import Actor, ConversationMark, Mention, Status
@@ -33,6 +33,7 @@ from web.api.params import NOT_FOUND, get, record_id
 from web.api.statuses import MAX_THREAD_DEPTH
 from web.auth import require_viewer
 from web.context import AppContext, context_of
+from web.responses import JSONResponse
 
 
 def _roots(viewer_id: int) -> Subquery:

@@ -15,7 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.visibility import local_viewer_may_see
 from storage.tables import Filter, FilterKeyword, FilterStatus, Status, utcnow
@@ -25,6 +25,7 @@ from web.api.params import NOT_FOUND, get, rails_bool, record_id
 from web.auth import Viewer, require_viewer
 from web.context import context_of
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 CONTEXTS = ("home", "notifications", "public", "thread", "account")
 ACTIONS = ("warn", "hide", "blur")

@@ -6,12 +6,13 @@ from routes they expect). Each takes the token and scope the real route would.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from web.api.accounts import find_account
 from web.api.params import get, record_id
 from web.auth import optional_viewer, require_viewer
 from web.context import context_of
+from web.responses import JSONResponse
 
 
 async def announcements(request: Request) -> Response:

@@ -14,7 +14,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from outbox.actions import Outbox
 from storage.tables import Actor, Block, Follow
@@ -25,6 +25,7 @@ from web.api.params import NOT_FOUND, body_flag, get, record_id
 from web.auth import Viewer, require_viewer
 from web.context import context_of
 from web.oauth import request_params
+from web.responses import JSONResponse
 
 NOT_ALLOWED = "This action is not allowed"
 

@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import and_, case, func
 from sqlmodel import select
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 
 from storage.tables import Actor, DomainBlock, Status, User
 from web.api.entities import instance_v1, instance_v2, load_instance_facts
 from web.api.entities.formats import MISSING_AVATAR, MISSING_HEADER
 from web.api.params import get
 from web.context import context_of
+from web.responses import JSONResponse
 
 STATIC = Path(__file__).parent.parent / "static"
 ACTIVITY_WEEKS = 12

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import BindParameter, ColumnElement, Select, and_, exists, or_
 from sqlalchemy.orm import aliased
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
 from actors.visibility import visible_to
 from storage.tables import Block, MediaAttachment, Mute, Status
@@ -15,6 +14,7 @@ from web.api.entities import account, load_accounts, render_statuses
 from web.api.entities.accounts import mute_in_force
 from web.api.paging import Page, link_headers
 from web.context import context_of
+from web.responses import JSONResponse
 
 # Made once: an alias of Status builds a proxy of each of its columns on first use, which cost
 # more than the rest of a home-timeline request's query put together when made per request.

@@ -9,7 +9,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.visibility import visible_to
 from storage.tables import AccountList, Actor, Follow, ListMember, Status
@@ -19,6 +19,7 @@ from web.api.params import NOT_FOUND, get, is_record_id, query_list, rails_bool,
 from web.auth import Viewer, require_viewer
 from web.context import context_of
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 REPLIES_POLICIES = ("followed", "list", "none")
 MAX_TITLE = 255

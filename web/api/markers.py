@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from storage.tables import Marker, utcnow
 from web.api.entities import iso_datetime
@@ -15,6 +15,7 @@ from web.api.params import get, is_record_id, query_list
 from web.auth import require_viewer
 from web.context import context_of
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 TIMELINES = ("home", "notifications")
 

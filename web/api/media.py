@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from storage.tables import MediaAttachment
 from web.api.entities import media_attachment
@@ -33,6 +33,7 @@ from web.context import context_of
 from web.images import ATTACHMENT, PREVIEW, Box, ImageRefused, Picture, redraw
 from web.media import media_store
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 Handler = Callable[[Request], Awaitable[Response]]
 

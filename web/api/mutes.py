@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from storage.tables import Actor, Block, Mute, utcnow
 from web.api.accounts import find_account
@@ -26,6 +26,7 @@ from web.api.params import body_flag, get, record_id
 from web.auth import Viewer, require_viewer
 from web.context import context_of
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 MAX_DURATION = 100 * 365 * 24 * 3600  # seconds; beyond this a mute is as good as forever
 

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, exists, false, or_
 from sqlmodel import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.notifications import KINDS
 from actors.visibility import visible_to
@@ -30,6 +30,7 @@ from web.api.paging import Page, link_headers
 from web.api.params import NOT_FOUND, get, is_record_id, query_list, record_id
 from web.auth import require_viewer
 from web.context import context_of
+from web.responses import JSONResponse
 
 
 def listable(viewer_id: int) -> ColumnElement[bool]:

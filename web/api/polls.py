@@ -13,7 +13,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from inbox.polls import count_votes
 from outbox.polls import send_votes
@@ -25,6 +25,7 @@ from web.api.statuses import visible_status
 from web.auth import optional_viewer, require_viewer
 from web.context import context_of
 from web.oauth import request_params
+from web.responses import JSONResponse
 
 
 async def _poll_and_status(session: AsyncSession, raw_id: str, viewer_id: int | None) -> tuple[Poll, Status]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from storage.tables import Actor, User
 from web.api.compose import to_html
@@ -36,6 +36,7 @@ from web.context import context_of
 from web.images import AVATAR, HEADER, Picture
 from web.media import media_store
 from web.oauth import request_params
+from web.responses import JSONResponse
 from web.signup import LOCALE_RE
 
 MAX_DISPLAY_NAME = 30

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.visibility import local_viewer_may_see
 from outbox.reports import CATEGORIES, MAX_COMMENT, file_report
@@ -20,6 +20,7 @@ from web.api.params import get, is_record_id, rails_bool
 from web.auth import require_viewer
 from web.context import AppContext, context_of
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 MAX_STATUSES = 20  # per report, like Mastodon's form
 

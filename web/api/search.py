@@ -20,7 +20,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.accounts import find_local_actor
 from actors.remote import ActorUnavailable
@@ -33,6 +33,7 @@ from web.api.entities import account, load_accounts, render_status, status_tag
 from web.api.params import get, query_bool
 from web.auth import optional_viewer
 from web.context import AppContext, context_of
+from web.responses import JSONResponse
 from web.services import Federation
 
 log = logging.getLogger("rounds.search")

@@ -19,7 +19,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from outbox.actions import ActionError, Outbox
 from outbox.polls import PollDraft
@@ -40,6 +40,7 @@ from web.auth import Viewer, require_viewer
 from web.context import AppContext, context_of
 from web.media import media_store
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 # Mastodon's four, our local-only level (never federated) and, on an instance in a network,
 # network-only (followers on member instances only; to other servers it is followers-only).

@@ -14,7 +14,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.threads import mute_thread, unmute_thread
 from actors.visibility import visible_to
@@ -28,6 +28,7 @@ from web.api.status_actions import outbox_of
 from web.api.statuses import visible_status
 from web.auth import Viewer, optional_viewer, require_viewer
 from web.context import AppContext, context_of
+from web.responses import JSONResponse
 
 MAX_PINNED = 5  # Mastodon's StatusPinValidator
 PINNABLE = frozenset({"public", "unlisted", "private", "network"})

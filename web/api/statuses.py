@@ -15,7 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.visibility import local_viewer_may_see, visible_to
 from storage.tables import Actor, Favourite, Status
@@ -24,6 +24,7 @@ from web.api.listing import account_page
 from web.api.params import NOT_FOUND, get, record_id
 from web.auth import optional_viewer
 from web.context import context_of
+from web.responses import JSONResponse
 
 # A thread deeper than this is cut: it bounds the recursive queries (and any reply loop).
 MAX_THREAD_DEPTH = 256

@@ -7,10 +7,11 @@ viewer (`web.streaming.render`), so a stream shows exactly what the REST routes 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from web.context import context_of
+from web.responses import JSONResponse
 from web.streaming.channels import ChannelError, channel_at
 from web.streaming.connection import Listener, shared_statuses, stream_viewer, token_from
 from web.streaming.sse import EventStream

@@ -17,10 +17,10 @@ import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from web.context import AppContext
+from web.responses import JSONResponse
 from web.streaming.channels import ChannelError, channel_named
 from web.streaming.connection import Listener, StreamClosed, settle, shared_statuses, stream_viewer, token_from
 

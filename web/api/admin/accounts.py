@@ -15,7 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.account_actions import (
     ACTIONS,
@@ -36,6 +36,7 @@ from web.api.params import NOT_FOUND, get, is_record_id, query_bool, query_list,
 from web.auth import Viewer
 from web.context import context_of
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 READ, WRITE = "admin:read:accounts", "admin:write:accounts"
 STATUSES = ("active", "pending", "disabled", "silenced", "suspended", "sensitized")

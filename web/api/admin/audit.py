@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import col, select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from storage.tables import Actor, AuditEntry
 from web.api.admin import require_moderator
@@ -20,6 +20,7 @@ from web.api.paging import Page, link_headers
 from web.api.params import get, is_record_id
 from web.context import context_of
 from web.oauth import validation_error
+from web.responses import JSONResponse
 
 
 def entry_entity(entry: AuditEntry, moderator: Actor | None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from moderation import blocklists
 from moderation.blocklists import BlocklistError, NotFound, Refreshed
@@ -30,7 +30,7 @@ from web.api.entities.formats import entity_id, iso_datetime, optional_datetime
 from web.api.params import body_flag, get, is_record_id, query_bool, record_id
 from web.context import context_of
 from web.oauth import request_params, validation_error
-from web.responses import error_response
+from web.responses import JSONResponse, error_response
 
 READ, WRITE, PERMISSION = "admin:read:domain_blocks", "admin:write:domain_blocks", "manage_blocks"
 SUBSCRIPTIONS = "/api/v1/admin/blocklist_subscriptions"

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from moderation.domains import (
     BlockEntry,
@@ -36,6 +36,7 @@ from web.api.paging import Page, link_headers
 from web.api.params import NOT_FOUND, body_flag, get, record_id
 from web.context import context_of
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 READ_BLOCKS, WRITE_BLOCKS = "admin:read:domain_blocks", "admin:write:domain_blocks"
 READ_ALLOWS, WRITE_ALLOWS = "admin:read:domain_allows", "admin:write:domain_allows"

@@ -14,7 +14,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.account_actions import assign_report, find_report, reopen_report, resolve_report
 from moderation.audit import record
@@ -28,6 +28,7 @@ from web.api.params import NOT_FOUND, get, is_record_id, query_bool, record_id
 from web.auth import Viewer
 from web.context import context_of
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 READ, WRITE = "admin:read:reports", "admin:write:reports"
 PUBLIC_VISIBILITIES = ("public", "unlisted")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlmodel import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from actors.account_actions import find_report, outranks
 from outbox.account_actions import delete_status_as_moderator
@@ -21,6 +21,7 @@ from web.api.admin.accounts import MAX_ACTION_TEXT
 from web.api.params import NOT_FOUND, get, is_record_id, record_id
 from web.context import context_of
 from web.oauth import request_params, validation_error
+from web.responses import JSONResponse
 
 
 async def delete_status(request: Request) -> Response:

@@ -19,8 +19,7 @@ def entity_id(value: int) -> str:
 def iso_datetime(moment: datetime) -> str:
     """RFC 3339 with exactly three fractional digits and `Z` (the iOS app accepts nothing else);
     `isoformat()` would drop the fraction at microsecond 0 and print six digits otherwise."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def optional_datetime(moment: datetime | None) -> str | None:
@@ -29,7 +28,7 @@ def optional_datetime(moment: datetime | None) -> str | None:
 
 def iso_date(moment: datetime | None) -> str | None:
     """`last_status_at` is a date, not a datetime."""
-    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d")
+    return None if moment is None else moment.astimezone(UTC).date().isoformat()
 
 
 def missing_avatar(urls: LocalUrls) -> str:

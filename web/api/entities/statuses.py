@@ -119,6 +119,8 @@ class StatusBatch:
     poll_options: dict[int, list[PollOption]] = field(default_factory=lambda: defaultdict(list))  # by poll id
     own_votes: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))  # poll id → positions
     filters: ViewerFilters = field(default_factory=ViewerFilters)
+    # Each author's Account, rendered once for the batch (the same for every viewer).
+    rendered_accounts: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 async def load_statuses(session: AsyncSession, statuses: Sequence[Status], viewer_id: int | None,
@@ -258,6 +260,9 @@ def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[s
             return None
         reblog = status_entity(original, batch, urls)
     author = batch.accounts.actors[status.actor_id]
+    author_entity = batch.rendered_accounts.get(author.id)
+    if author_entity is None:
+        author_entity = batch.rendered_accounts[author.id] = account(author, batch.accounts, urls)
     parent = batch.parents.get(status.in_reply_to_uri or "")
     # Only local posts say which app made them; the batch loads no others.
     app = batch.applications.get(status.application_id) if status.application_id is not None else None
@@ -268,7 +273,7 @@ def status_entity(status: Status, batch: StatusBatch, urls: LocalUrls) -> dict[s
         "url": status.url or status.uri,
         "created_at": iso_datetime(status.created_at),
         "edited_at": optional_datetime(status.edited_at),
-        "account": account(author, batch.accounts, urls),
+        "account": author_entity,
         "content": "" if reblog else clean_html(status.content),
         "spoiler_text": clean_text(status.summary),
         # A moderator's `sensitive` action on the author marks every attachment (Mastodon's sensitized).

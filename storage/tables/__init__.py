@@ -38,14 +38,23 @@ from storage.tables.moderation import (
 )
 from storage.tables.oauth import LoginAttempt, OAuthAccessToken, OAuthApp, OAuthAuthorizationCode
 from storage.tables.queues import Delivery, Host, InboxItem
-from storage.tables.statuses import Favourite, MediaAttachment, Mention, Status, StatusTag, Tombstone
+from storage.tables.statuses import (
+    Favourite,
+    HomeFeedEntry,
+    MediaAttachment,
+    Mention,
+    Status,
+    StatusTag,
+    Tombstone,
+)
 
 __all__ = [
     "AccountList", "AccountWarning", "AuditEntry", "BlocklistChange", "BlocklistSubscription", "DomainAllow",
     "DomainBlock", "Bookmark", "ConversationMark", "Filter", "FilterKeyword", "FilterStatus", "IdempotencyKey",
     "ListMember", "Marker", "Mute", "Notification", "Pin", "Poll", "PollOption", "PollVote", "Report", "StatusEdit",
     "ThreadMute",
-    "Actor", "Block", "Delivery", "Favourite", "Follow", "Host", "InboxItem", "LocalKey", "LoginAttempt",
+    "Actor", "Block", "Delivery", "Favourite", "Follow", "HomeFeedEntry", "Host", "InboxItem", "LocalKey",
+    "LoginAttempt",
     "MediaAttachment", "Mention", "OAuthAccessToken", "OAuthApp", "OAuthAuthorizationCode", "Status",
     "StatusTag", "Tombstone", "UTCDateTime", "User", "utcnow",
 ]

@@ -49,6 +49,20 @@ class Status(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_column=time_column(nullable=True))
 
 
+class HomeFeedEntry(SQLModel, table=True):
+    """A status that may show in a local person's home timeline: their own, and those of the
+    accounts they follow (accepted). The database keeps it, by triggers on `statuses` and
+    `follows` (migration 0015), whichever code writes them; the home timeline reads a page of
+    candidates from here and still applies every condition (visibility, boosts, blocks, mutes)
+    to them. A status removed from view stays until its follow ends: the conditions hide it."""
+
+    __tablename__ = "home_feed"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    reader_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    status_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+
+
 class Tombstone(SQLModel, table=True):
     """An object or activity id known to be deleted or undone, so a late copy never resurrects it."""
 

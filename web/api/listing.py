@@ -62,17 +62,19 @@ def not_muted_by(viewer_id: int | BindParameter[Any] | None, now: Any = None) ->
 
 class PagedStatuses:
     """A query selecting Status built once, with bind parameters (`storage.prepared`) in place
-    of the viewer's values, paged by status id: one statement for each shape of page, built on
-    its first use, so that a request builds no SQL."""
+    of the viewer's values, paged by status id (`column`: a column equal to it that the database
+    should walk instead): one statement for each shape of page, built on its first use, so that a
+    request builds no SQL."""
 
-    def __init__(self, query: Select[Any]) -> None:
+    def __init__(self, query: Select[Any], column: Any = Status.id) -> None:
         self._query = query
+        self._column = column
         self._paged: dict[tuple[bool, bool, bool], Select[Any]] = {}
 
     def for_page(self, page: Page) -> Select[Any]:
         statement = self._paged.get(page.shape)
         if statement is None:
-            statement = self._paged[page.shape] = page.bind(self._query, Status.id)
+            statement = self._paged[page.shape] = page.bind(self._query, self._column)
         return statement
 
 

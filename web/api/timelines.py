@@ -12,7 +12,7 @@ from starlette.responses import Response
 from actors.visibility import visible_to
 from moderation.policy import limited_author
 from storage.prepared import NOW, VIEWER
-from storage.tables import Follow, Status, StatusTag, utcnow
+from storage.tables import Follow, HomeFeedEntry, Status, StatusTag, utcnow
 from web.api.listing import (
     PagedStatuses,
     boost_shown,
@@ -106,7 +106,11 @@ def home_statuses(viewer_id: int | BindParameter[Any], now: Any = None) -> Selec
                                      not_muted_by(viewer_id, now)))
 
 
-_HOME = PagedStatuses(home_statuses(VIEWER, NOW))
+# The page reads its candidates from the viewer's feed (`HomeFeedEntry`, kept by the database),
+# newest first along its index, and applies the whole condition to them.
+_HOME = PagedStatuses(home_statuses(VIEWER, NOW).join(HomeFeedEntry, and_(HomeFeedEntry.reader_id == VIEWER,
+                                                                          HomeFeedEntry.status_id == Status.id)),
+                      HomeFeedEntry.status_id)
 
 
 routes = [

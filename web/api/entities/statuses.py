@@ -51,18 +51,12 @@ from web.api.entities.media import media_attachment, status_mention, status_tag
 COUNTED_REPLIES = tuple(sorted(PUBLICLY_SERVED))
 _ALIVE = Status.deleted_at.is_(None)  # type: ignore[union-attr]
 
-# What `load_shared` asks, for the statuses `ids` (with `uris`).
-_ORIGINALS = select(Status).where(Status.id.in_(many("ids")))
-_PARENTS = select(Status.uri, Status.id, Status.actor_id).where(Status.uri.in_(many("uris")))
-_MEDIA = (select(MediaAttachment).where(MediaAttachment.status_id.in_(many("ids")))
-          .order_by(MediaAttachment.position, MediaAttachment.id))
-_MENTIONS = (select(Mention.status_id, Actor).join(Actor, Actor.uri == Mention.actor_uri)
-             .where(Mention.status_id.in_(many("ids"))).order_by(Mention.id))
-_TAGS = (select(StatusTag.status_id, StatusTag.name).where(StatusTag.status_id.in_(many("ids")))
-         .order_by(StatusTag.id))
-# Only public and unlisted replies count (Mastodon's Status#distributable?): the count is
-# shown to every viewer alike, so it must not tell of followers-only or direct replies.
-_COUNTS = Combined({
+# What `load_shared` asks, for the statuses `ids` (with `uris`, and the `parent_uris` they
+# answer): one statement for the counts, the replied-to statuses, the tags, and which of the
+# statuses have mentions, media or a poll; those are then read only when there are any.
+_SHARED = Combined({
+    # Only public and unlisted replies count (Mastodon's Status#distributable?): the count is
+    # shown to every viewer alike, so it must not tell of followers-only or direct replies.
     "replies": select(Status.in_reply_to_uri, null(), func.count())
     .where(Status.in_reply_to_uri.in_(many("uris")), _ALIVE,  # type: ignore[union-attr]
            Status.visibility.in_(COUNTED_REPLIES))
@@ -71,9 +65,19 @@ _COUNTS = Combined({
     .where(Status.reblog_of_id.in_(many("ids")), _ALIVE).group_by(Status.reblog_of_id),  # type: ignore[union-attr]
     "favourites": select(null(), Favourite.status_id, func.count())
     .where(Favourite.status_id.in_(many("ids"))).group_by(Favourite.status_id),
+    "parents": select(Status.uri, Status.id, Status.actor_id).where(Status.uri.in_(many("parent_uris"))),
+    "tags": select(StatusTag.name, StatusTag.status_id, StatusTag.id).where(StatusTag.status_id.in_(many("ids"))),
+    "mentions": select(Mention.actor_uri, Mention.status_id, Mention.id).where(Mention.status_id.in_(many("ids"))),
+    "media": select(null(), MediaAttachment.status_id, MediaAttachment.id)
+    .where(MediaAttachment.status_id.in_(many("ids"))),
+    "polls": select(null(), Poll.status_id, Poll.id).where(Poll.status_id.in_(many("ids"))),
 })
+_ORIGINALS = select(Status).where(Status.id.in_(many("ids")))
+_ACTORS_BY_URI = select(Actor).where(Actor.uri.in_(many("uris")))
+_MEDIA = (select(MediaAttachment).where(MediaAttachment.id.in_(many("ids")))
+          .order_by(MediaAttachment.position, MediaAttachment.id))
 _APPS = select(OAuthApp.id, OAuthApp.name, OAuthApp.website).where(OAuthApp.id.in_(many("ids")))
-_POLLS = select(Poll).where(Poll.status_id.in_(many("ids")))
+_POLLS = select(Poll).where(Poll.id.in_(many("ids")))
 _POLL_OPTIONS = (select(PollOption).where(PollOption.poll_id.in_(many("ids")))
                  .order_by(PollOption.position))
 
@@ -139,28 +143,37 @@ async def load_shared(session: AsyncSession, statuses: Sequence[Status]) -> Stat
         batch.statuses.update({status.id: status for status in originals.all()})
     everything = list(batch.statuses.values())
     ids = list(batch.statuses)
-    uris = [status.uri for status in everything]
-    parent_uris = list({status.in_reply_to_uri for status in everything if status.in_reply_to_uri})
-    if parent_uris:
-        rows = await session.exec(_PARENTS, params={"uris": parent_uris})
-        batch.parents = {uri: (status_id, actor_id) for uri, status_id, actor_id in rows.all()}
     batch.accounts = await load_accounts(session, {status.actor_id for status in everything})
-    for media in (await session.exec(_MEDIA, params={"ids": ids})).all():
-        batch.media[media.status_id].append(media)
-    for status_id, actor in (await session.exec(_MENTIONS, params={"ids": ids})).all():
-        batch.mentions[status_id].append(actor)
-    for status_id, name in (await session.exec(_TAGS, params={"ids": ids})).all():
+    found = await _SHARED.run(session, {
+        "ids": ids, "uris": [status.uri for status in everything],
+        "parent_uris": list({status.in_reply_to_uri for status in everything if status.in_reply_to_uri})})
+    batch.replies = {uri: count for uri, _, count in found["replies"]}
+    batch.reblogs = {status_id: count for _, status_id, count in found["reblogs"]}
+    batch.favourites = {status_id: count for _, status_id, count in found["favourites"]}
+    batch.parents = {uri: (status_id, actor_id) for uri, status_id, actor_id in found["parents"]}
+    for name, status_id, _ in sorted(found["tags"], key=_third):
         batch.tags[status_id].append(name)
-    counts = await _COUNTS.run(session, {"ids": ids, "uris": uris})
-    batch.replies = {uri: count for uri, _, count in counts["replies"]}
-    batch.reblogs = {status_id: count for _, status_id, count in counts["reblogs"]}
-    batch.favourites = {status_id: count for _, status_id, count in counts["favourites"]}
+    mentions = sorted(found["mentions"], key=_third)
+    if mentions:
+        actors = {actor.uri: actor for actor in (await session.exec(
+            _ACTORS_BY_URI, params={"uris": list({uri for uri, _, _ in mentions})})).all()}
+        for uri, status_id, _ in mentions:
+            if uri in actors:  # an account never fetched is left out, as Mastodon does
+                batch.mentions[status_id].append(actors[uri])
+    if found["media"]:
+        for media in (await session.exec(_MEDIA, params={"ids": [row[2] for row in found["media"]]})).all():
+            batch.media[media.status_id].append(media)
+    if found["polls"]:
+        await _load_polls(session, batch, [row[2] for row in found["polls"]])
     app_ids = list({status.application_id for status in everything if status.local and status.application_id})
     if app_ids:
         apps = await session.exec(_APPS, params={"ids": app_ids})
         batch.applications = {app_id: {"name": name, "website": website} for app_id, name, website in apps.all()}
-    await _load_polls(session, batch, ids)
     return batch
+
+
+def _third(row: tuple[Any, ...]) -> Any:
+    return row[2]
 
 
 async def personalise(session: AsyncSession, shared: StatusBatch, viewer_id: int | None,
@@ -214,11 +227,8 @@ async def viewers_with_own_view(session: AsyncSession, shared: StatusBatch, view
     return found | (set(viewers) & authors)
 
 
-async def _load_polls(session: AsyncSession, batch: StatusBatch, ids: list[int]) -> None:
-    batch.polls = {poll.status_id: poll for poll in (await session.exec(_POLLS, params={"ids": ids})).all()}
-    poll_ids = [poll.id for poll in batch.polls.values()]
-    if not poll_ids:
-        return
+async def _load_polls(session: AsyncSession, batch: StatusBatch, poll_ids: list[int]) -> None:
+    batch.polls = {poll.status_id: poll for poll in (await session.exec(_POLLS, params={"ids": poll_ids})).all()}
     for option in (await session.exec(_POLL_OPTIONS, params={"ids": poll_ids})).all():
         batch.poll_options[option.poll_id].append(option)
 

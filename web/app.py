@@ -6,12 +6,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.templating import Jinja2Templates
 
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision
@@ -25,7 +23,6 @@ from web.settings import Settings
 from web.uploads import UploadAwareBodyLimit
 
 log = logging.getLogger("rounds")
-TEMPLATES = Path(__file__).parent / "templates"
 
 
 class DatabaseNotReady(RuntimeError):
@@ -74,5 +71,4 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.templates = Jinja2Templates(directory=str(TEMPLATES))
     return app

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import nh3
 from sqlalchemy import func
 from sqlmodel import select
@@ -14,12 +18,26 @@ from actors.accounts import find_local_actor
 from storage.tables import Actor, Follow, User
 from web.context import context_of
 
+if TYPE_CHECKING:
+    from starlette.templating import Jinja2Templates
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def _templates() -> Jinja2Templates:
+    """Made for the first page asked for: Jinja2 is about 2.4 MB of a process that may answer
+    only the API and ActivityPub (tests/test_architecture.py keeps it out until then)."""
+    from starlette.templating import Jinja2Templates
+
+    return Jinja2Templates(directory=str(TEMPLATES))
+
 
 def render(request: Request, template: str, status_code: int = 200, **values: object) -> Response:
     ctx = context_of(request)
     values.setdefault("instance_name", ctx.settings.instance_name)
     values.setdefault("domain", ctx.urls.domain)
-    return request.app.state.templates.TemplateResponse(
+    return _templates().TemplateResponse(
         request, template, values, status_code=status_code
     )
 
